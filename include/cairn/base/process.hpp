@@ -1,0 +1,51 @@
+// A child process owned through its pidfd: spawned, waited for, and killed if its owner
+// goes away without waiting.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/base/fd.hpp"
+
+namespace cairn {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;               // argv[0] is looked up in PATH
+  std::optional<std::vector<std::string>> env;  // "K=V"; the caller's environment if unset
+  int stdin_fd = -1;                            // -1: inherit
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool die_with_parent = true;  // PR_SET_PDEATHSIG(SIGKILL) in the child
+};
+
+class Child {
+ public:
+  // Forks and execs; an exec failure in the child is reported over a close-on-exec pipe
+  // and thrown here as an Error naming the program.
+  static Child spawn(const SpawnOptions& options);
+
+  Child(Child&&) noexcept = default;
+  Child& operator=(Child&&) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  // A child that was never waited for is killed and reaped.
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  // Waits for exit. Returns the exit status, or 128 + signal number as shells do.
+  int wait();
+  void kill(int signal);
+
+ private:
+  Child(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  void kill_and_reap() noexcept;
+
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+};
+
+}  // namespace cairn

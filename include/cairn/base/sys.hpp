@@ -1,0 +1,31 @@
+// The thin syscall layer: every descriptor it creates is close-on-exec, every failure
+// becomes a cairn::Error naming the operation, the path and the errno.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "cairn/base/fd.hpp"
+
+namespace cairn::sys {
+
+UniqueFd open(const std::string& path, int flags, mode_t mode = 0);
+UniqueFd openat(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// {read end, write end}
+std::pair<UniqueFd, UniqueFd> pipe();
+UniqueFd pidfd_open(pid_t pid);
+// Duplicates `fd` to a new close-on-exec descriptor.
+UniqueFd dup(int fd);
+
+// Reads until EOF; `what` names the source in errors.
+std::string read_all(int fd, std::string_view what);
+std::string read_file(const std::string& path);
+// Writes all of `data`, retrying on EINTR and short writes.
+void write_all(int fd, std::string_view data, std::string_view what);
+// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+}  // namespace cairn::sys

@@ -1,0 +1,111 @@
+#include "cairn/base/sys.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "cairn/base/error.hpp"
+
+namespace cairn::sys {
+
+UniqueFd open(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("open", path, errno);
+  return UniqueFd(fd);
+}
+
+UniqueFd openat(int dirfd, const std::string& path, int flags, mode_t mode) {
+  int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("openat", path, errno);
+  return UniqueFd(fd);
+}
+
+std::pair<UniqueFd, UniqueFd> pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", "", errno);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+UniqueFd pidfd_open(pid_t pid) {
+  // pidfds are always close-on-exec.
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) throw_errno("pidfd_open", "pid " + std::to_string(pid), errno);
+  return UniqueFd(fd);
+}
+
+UniqueFd dup(int fd) {
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw_errno("dup", "fd " + std::to_string(fd), errno);
+  return UniqueFd(copy);
+}
+
+std::string read_all(int fd, std::string_view what) {
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read", what, errno);
+    }
+    if (n == 0) return out;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open(path, O_RDONLY);
+  return read_all(fd.get(), path);
+}
+
+void write_all(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("write", what, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+namespace {
+
+std::string temp_name_beside(const std::string& path) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000007);
+}
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  const std::string temp = temp_name_beside(path);
+  try {
+    UniqueFd fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, mode);
+    write_all(fd.get(), data, temp);
+    if (::fsync(fd.get()) != 0) throw_errno("fsync", temp, errno);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    throw_errno("rename to", path, saved);
+  }
+  UniqueFd dir = open(parent_dir(path), O_RDONLY | O_DIRECTORY);
+  // A directory fsync can fail with EINVAL on some filesystems; the rename already happened.
+  ::fsync(dir.get());
+}
+
+}  // namespace cairn::sys

@@ -1,0 +1,39 @@
+// The command-line front: global options, subcommand registration, and the shared state
+// that subcommands read (private to src/cli).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/config.hpp"
+
+namespace cairn::cli {
+
+struct GlobalOptions {
+  std::string config_file;
+  std::string root;
+  std::string log_level;
+  bool debug = false;
+  bool timings = false;
+};
+
+// Each subcommand registers itself and returns the action that runs it. The action gets
+// the loaded configuration and returns the process exit status.
+using Action = std::function<int(const Config&)>;
+
+struct Command {
+  CLI::App* app = nullptr;
+  Action action;
+};
+
+Command register_parse(CLI::App& root);
+Command register_config(CLI::App& root);
+
+int run(int argc, char** argv);
+
+}  // namespace cairn::cli

@@ -1,0 +1,225 @@
+#include "cairn/config.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <functional>
+
+#include "cairn/base/error.hpp"
+
+namespace cairn {
+namespace {
+
+std::string located(const std::string& source, const toml::source_region& where) {
+  return fmt::format("{}:{}:{}", source, where.begin.line, where.begin.column);
+}
+
+std::string type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date or time";
+  }
+}
+
+// One known key: its type and how it lands in Config.
+struct KeySpec {
+  std::string_view name;
+  toml::node_type type;
+  std::string_view description;
+  std::function<void(Config&, const toml::node&, const std::string& where)> apply;
+};
+
+std::filesystem::path expand_home(const std::string& path) {
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (home) return std::string(home) + path.substr(1);
+  }
+  return path;
+}
+
+const std::vector<KeySpec>& known_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"storage.root", toml::node_type::string, "store directory",
+       [](Config& c, const toml::node& n, const std::string& where) {
+         std::string value = *n.value<std::string>();
+         if (value.empty()) throw Error(where + ": storage.root must not be empty");
+         c.storage_root = expand_home(value);
+       }},
+      {"log.level", toml::node_type::string, "error|warn|info|debug|trace",
+       [](Config& c, const toml::node& n, const std::string& where) {
+         std::string value = *n.value<std::string>();
+         auto level = parse_log_level(value);
+         if (!level)
+           throw Error(where + ": log.level must be one of error, warn, info, debug, trace; not \"" +
+                       value + "\"");
+         c.log_level = *level;
+       }},
+      {"log.timings", toml::node_type::boolean, "print phase timings",
+       [](Config& c, const toml::node& n, const std::string&) {
+         c.timings = *n.value<bool>();
+       }},
+  };
+  return keys;
+}
+
+const KeySpec* find_key(std::string_view dotted) {
+  for (const auto& key : known_keys())
+    if (key.name == dotted) return &key;
+  return nullptr;
+}
+
+bool is_known_table(std::string_view dotted) {
+  for (const auto& key : known_keys())
+    if (key.name.substr(0, dotted.size()) == dotted && key.name.size() > dotted.size() &&
+        key.name[dotted.size()] == '.')
+      return true;
+  return false;
+}
+
+void apply_table(Config& config, const toml::table& table, const std::string& prefix,
+                 const std::string& source) {
+  for (const auto& [key, node] : table) {
+    const std::string dotted = prefix.empty() ? std::string(key.str())
+                                              : prefix + "." + std::string(key.str());
+    const std::string where = located(source, key.source());
+    if (node.is_table() && is_known_table(dotted)) {
+      apply_table(config, *node.as_table(), dotted, source);
+      continue;
+    }
+    const KeySpec* spec = find_key(dotted);
+    if (!spec) throw Error(where + ": unknown key '" + dotted + "'");
+    if (node.type() != spec->type)
+      throw Error(fmt::format("{}: key '{}' must be {}, not {}", where, dotted,
+                              type_name(spec->type), type_name(node.type())));
+    spec->apply(config, node, where);
+    config.origin[dotted] = source;
+  }
+}
+
+Config defaults(const ConfigEnvironment& env) {
+  Config config;
+  std::filesystem::path data;
+  if (env.xdg_data_home && !env.xdg_data_home->empty())
+    data = *env.xdg_data_home;
+  else if (env.home && !env.home->empty())
+    data = std::filesystem::path(*env.home) / ".local/share";
+  else
+    data = "/tmp";
+  config.storage_root = data / "cairn";
+  for (const auto& key : known_keys()) config.origin[std::string(key.name)] = "default";
+  return config;
+}
+
+std::optional<std::filesystem::path> user_file(const ConfigEnvironment& env) {
+  if (env.xdg_config_home && !env.xdg_config_home->empty())
+    return std::filesystem::path(*env.xdg_config_home) / "cairn/cairn.toml";
+  if (env.home && !env.home->empty())
+    return std::filesystem::path(*env.home) / ".config/cairn/cairn.toml";
+  return std::nullopt;
+}
+
+void apply_file(Config& config, const std::filesystem::path& path, bool must_exist) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (must_exist) throw Error("read config file", path.string(), ENOENT);
+    return;
+  }
+  std::string text;
+  {
+    FILE* f = std::fopen(path.c_str(), "re");
+    if (!f) throw Error("read config file", path.string(), errno);
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+    std::fclose(f);
+  }
+  apply_config_text(config, text, path.string());
+  config.files_read.push_back(path);
+}
+
+std::optional<std::string> getenv_opt(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+}  // namespace
+
+ConfigEnvironment ConfigEnvironment::from_process() {
+  ConfigEnvironment env;
+  env.home = getenv_opt("HOME");
+  env.xdg_config_home = getenv_opt("XDG_CONFIG_HOME");
+  env.xdg_data_home = getenv_opt("XDG_DATA_HOME");
+  return env;
+}
+
+void apply_config_text(Config& config, std::string_view toml_text, const std::string& source) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    throw Error(fmt::format("{}: {}", located(source, e.source()), e.description()));
+  }
+  apply_table(config, table, "", source);
+}
+
+Config load_config(const ConfigOverrides& overrides, const ConfigEnvironment& environment) {
+  Config config = defaults(environment);
+  if (overrides.config_file) {
+    apply_file(config, *overrides.config_file, true);
+  } else {
+    apply_file(config, environment.system_file, false);
+    if (auto path = user_file(environment)) apply_file(config, *path, false);
+  }
+  if (overrides.storage_root) {
+    config.storage_root = *overrides.storage_root;
+    config.origin["storage.root"] = "flag --root";
+  }
+  if (overrides.log_level) {
+    config.log_level = *overrides.log_level;
+    config.origin["log.level"] = "flag --log-level";
+  }
+  if (overrides.timings) {
+    config.timings = *overrides.timings;
+    config.origin["log.timings"] = "flag --timings";
+  }
+  return config;
+}
+
+static std::string toml_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string render_config(const Config& config) {
+  auto origin = [&](const char* key) {
+    auto it = config.origin.find(key);
+    return it == config.origin.end() ? std::string("default") : it->second;
+  };
+  std::string out;
+  out += "[storage]\n";
+  out += fmt::format("root = {}  # {}\n", toml_quote(config.storage_root.string()),
+                     origin("storage.root"));
+  out += "\n[log]\n";
+  out += fmt::format("level = \"{}\"  # {}\n", log_level_name(config.log_level),
+                     origin("log.level"));
+  out += fmt::format("timings = {}  # {}\n", config.timings ? "true" : "false",
+                     origin("log.timings"));
+  return out;
+}
+
+}  // namespace cairn
