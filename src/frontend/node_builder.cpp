@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 
 #include "text.hpp"
@@ -303,6 +304,9 @@ std::vector<std::string> split_words_keep_quotes(std::string_view rest, char esc
 
 Node build_node(std::string line, char escape) {
   CommandSplit split = split_command(line);
+  if (!is_known_keyword(split.keyword))
+    throw NodeSyntaxError{unknown_instruction_message(split.keyword),
+                          text::leading_space(line)};
   Node node;
   node.original_keyword = split.keyword;
   node.keyword = text::lower(split.keyword);
@@ -405,6 +409,57 @@ std::vector<Heredoc> heredoc_openers(std::string_view line) {
   for (const auto& word : split_words_keep_quotes(line, '\\'))
     if (auto doc = heredoc_from_word(word)) docs.push_back(std::move(*doc));
   return docs;
+}
+
+namespace {
+
+constexpr std::string_view kKeywords[] = {
+    "add",         "arg",   "cmd",        "copy",    "entrypoint", "env",
+    "expose",      "from",  "healthcheck", "label",  "maintainer", "onbuild",
+    "run",         "shell", "stopsignal", "user",    "volume",     "workdir"};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+bool is_known_keyword(std::string_view keyword) {
+  const std::string lowered = text::lower(keyword);
+  for (auto k : kKeywords)
+    if (k == lowered) return true;
+  return false;
+}
+
+std::string unknown_instruction_message(std::string_view keyword) {
+  std::string message = "unknown instruction: " + std::string(keyword);
+  const std::string lowered = text::lower(keyword);
+  std::string_view best;
+  std::size_t best_distance = 3;  // suggest only near misses
+  for (auto k : kKeywords) {
+    const std::size_t d = edit_distance(lowered, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  if (!best.empty()) {
+    std::string suggestion(best);
+    for (char& c : suggestion) c = static_cast<char>(c - 'a' + 'A');
+    message += " (did you mean " + suggestion + "?)";
+  }
+  return message;
 }
 
 bool can_contain_heredoc(const Node& node) {

@@ -23,6 +23,11 @@ Node build_node(std::string text, char escape);
 // Sets the text-to-source map of a node and of its nested ONBUILD instruction.
 void attach_segments(Node& node, std::vector<TextSegment> segments);
 
+// True for the eighteen Dockerfile instructions (case-insensitive).
+bool is_known_keyword(std::string_view keyword);
+// "unknown instruction: FORM (did you mean from?)".
+std::string unknown_instruction_message(std::string_view keyword);
+
 // RUN/COPY/ADD (also under ONBUILD) in shell form may carry heredocs.
 bool can_contain_heredoc(const Node& node);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -12,7 +13,7 @@ namespace cairn::frontend {
 
 // One cleaned .dockerignore line.
 struct IgnorePattern {
-  std::string text;      // cleaned pattern, without '!' and without leading '/'
+  std::string text;        // cleaned pattern, without '!' and without leading '/'
   bool exclusion = false;  // line started with '!': re-includes what earlier lines excluded
   int line = 0;            // 1-based line in the source file (0 when built from a list)
 };
@@ -44,19 +45,26 @@ class IgnoreMatcher {
   bool excluded(std::string_view path) const;
 
   // For the context walker: true when a directory that is itself excluded must still be
-  // entered because an exception pattern could re-include something below it.
+  // entered because an exception pattern could re-include something below it (and true for
+  // a directory that is not excluded at all).
   bool must_descend(std::string_view dir) const;
 
   const std::vector<IgnorePattern>& patterns() const { return patterns_; }
   bool empty() const { return patterns_.empty(); }
 
  private:
+  struct Compiled;  // one pattern's matcher, defined in dockerignore.cpp
+
   std::vector<IgnorePattern> patterns_;
+  std::vector<std::shared_ptr<const Compiled>> compiled_;  // parallel to patterns_
+  // Exception patterns without a trailing "/**" or "/*", each followed by '/'.
+  std::vector<std::string> exception_stems_;
+  bool exception_has_glob_ = false;  // an exception stem has a glob or escape character
 };
 
 // The ignore file docker would use: "<dockerfile>.dockerignore" beside a Dockerfile given
 // with -f (when it exists), else "<context>/.dockerignore"; nullopt when neither exists.
-std::optional<std::filesystem::path> find_ignore_file(const std::filesystem::path& context,
-                                                      const std::optional<std::filesystem::path>& dockerfile);
+std::optional<std::filesystem::path> find_ignore_file(
+    const std::filesystem::path& context, const std::optional<std::filesystem::path>& dockerfile);
 
 }  // namespace cairn::frontend
