@@ -87,7 +87,7 @@ void resolve_bases(const Dockerfile& file, BuildDescription& build, const StageO
     if (from.platform) stage.platform = expand_word(file, stage.from, *from.platform, lookup, nullptr);
     for (int i = 0; i < stage.index; ++i) {
       if (build.stages[i].name && stage.name && *build.stages[i].name == *stage.name)
-        throw error_at(file, Position{stage.from.start_line, 0},
+        throw error_at(file, stage.name_position,
                        "duplicate stage name \"" + *stage.name + "\" (first used on line " +
                            std::to_string(build.stages[i].from.start_line) + ")");
     }
@@ -158,7 +158,7 @@ void order_stages(const Dockerfile& file, BuildDescription& build) {
     if (marks[index] == Mark::done) return;
     const Stage& stage = build.stages[index];
     if (marks[index] == Mark::visiting)
-      throw error_at(file, Position{stage.from.start_line, 0},
+      throw error_at(file, stage.name_position,
                      "circular dependency detected on stage: " + stage.display_name());
     marks[index] = Mark::visiting;
     for (int dep : stage.dependencies) visit(dep);
@@ -251,6 +251,8 @@ BuildDescription describe_build(const Dockerfile& file, const StageOptions& opti
       Stage stage;
       stage.index = static_cast<int>(build.stages.size());
       stage.name = from->stage_name;
+      stage.name_position = node.position_of(
+          from->stage_name ? node.find_in_args(node.args.back()) : node.args_offset);
       stage.from = std::move(ins);
       build.stages.push_back(std::move(stage));
     } else if (!build.stages.empty()) {

@@ -40,6 +40,7 @@ struct Stage {
   int index = 0;
   std::optional<std::string> name;  // lower-case
   Instruction from;                  // the FROM instruction as written
+  Position name_position;            // where "AS name" names the stage (or FROM's line)
   std::string base;                  // FROM's image, expanded with the global ARGs
   std::optional<std::string> platform;  // FROM --platform, expanded
   std::optional<int> base_stage;     // FROM names an earlier stage

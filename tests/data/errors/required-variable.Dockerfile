@@ -1,0 +1,2 @@
+FROM busybox
+LABEL version="${VERSION:?set VERSION with --build-arg}"
