@@ -17,6 +17,8 @@
 namespace cairn::cli {
 namespace {
 
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 struct ParseOptions {
   std::string file = "Dockerfile";
   bool json = false;
@@ -72,12 +74,12 @@ struct StagePlan {
 StagePlan plan_stages(const frontend::Dockerfile& file, const frontend::StageOptions& options) {
   ScopedTimer timer("describe stages");
   StagePlan plan{frontend::describe_build(file, options), {}};
-  // A stage built on another starts from that stage's environment; image bases are not
-  // known to `cairn parse`, so their environment starts empty.
+  // A stage built on another starts from that stage's environment. `cairn parse` does not
+  // open images, so an image base starts with the PATH docker gives a config without one.
   std::map<int, std::vector<frontend::KeyValue>> final_env;
   for (int index : plan.build.order) {
     const frontend::Stage& stage = plan.build.stages[index];
-    std::vector<frontend::KeyValue> base_env;
+    std::vector<frontend::KeyValue> base_env = {{"PATH", kDefaultPath}};
     if (stage.base_stage) base_env = final_env[*stage.base_stage];
     plan.expanded.push_back(frontend::expand_stage(file, plan.build, stage, base_env, options));
     const auto& steps = plan.expanded.back().steps;
@@ -99,8 +101,9 @@ std::string stage_header(const frontend::Stage& stage) {
 
 void print_stages_text(const StagePlan& plan) {
   const auto& build = plan.build;
-  fmt::print("# target: stage {} ({} of {} stages needed)\n", build.stages[build.target].display_name(),
-             build.order.size(), build.stages.size());
+  fmt::print("# target: stage {} ({} of {} stages needed)\n",
+             build.stages[build.target].display_name(), build.order.size(), build.stages.size());
+  fmt::print("# image environments are not read by cairn parse: PATH starts as docker's default\n");
   for (const auto& expanded : plan.expanded) {
     fmt::print("{}\n", stage_header(*expanded.stage));
     for (const auto& step : expanded.steps) {

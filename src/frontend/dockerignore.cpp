@@ -9,7 +9,8 @@
 //     the substitution leaks: a '[' of the pattern is copied as is, so "[*]" becomes
 //     "[[^/]*]", and "\d" becomes a digit class. To give the same answers we build the
 //     same expression text and run it with a small engine for the RE2 syntax that such text
-//     can contain (no std::regex: its dialect differs, and it backtracks).
+//     can contain (no std::regex: its dialect differs, and it backtracks): parsed to an NFA,
+//     which is turned into a DFA ahead of time when that stays small.
 //
 // Patterns without wildcards skip the expression, as in docker: plain text compares
 // exactly, "text**" by prefix, and "**text" by suffix.
@@ -19,10 +20,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -226,6 +230,8 @@ class CharClass {
     return std::any_of(ranges_.begin(), ranges_.end(),
                        [c](const auto& range) { return range.first <= c && c <= range.second; });
   }
+
+  const std::vector<std::pair<char32_t, char32_t>>& ranges() const { return ranges_; }
 
  private:
   std::vector<std::pair<char32_t, char32_t>> ranges_;
@@ -580,16 +586,35 @@ bool is_word_byte(char c) {
   return is_ascii_alnum(static_cast<unsigned char>(c)) || c == '_';
 }
 
-// A compiled expression, run as a Thompson NFA: linear in the input, no backtracking.
-// Matching is anchored where the expression says so ('^', '$'), as with Go's MatchString.
-class Program {
+// A compiled expression as a Thompson NFA: linear in the input, no backtracking. Matching
+// is anchored where the expression says so ('^', '$'), as with Go's MatchString.
+class Nfa {
  public:
-  explicit Program(const std::vector<Node>& nodes) {
+  explicit Nfa(const std::vector<Node>& nodes) {
     emit(nodes);
     insts_.push_back(Inst::make(Op::kMatch));
   }
 
-  bool matches(std::string_view input) const;
+  // The instructions reachable from `kernel` without consuming input, with the start and
+  // the end of the text as given: the character tests among them (sorted), and whether
+  // the match is among them. For building a Dfa.
+  struct Closure {
+    std::vector<std::size_t> tests;
+    bool match = false;
+  };
+  Closure closure(const std::vector<std::size_t>& kernel, bool at_start, bool at_end) const;
+
+  // The set a character test at `pc` accepts.
+  const CharClass& test(std::size_t pc) const { return insts_[pc].set; }
+  // The character sets of all tests, to split the code points into classes.
+  std::vector<const CharClass*> tests() const;
+  // \b and \B depend on the characters around a position, which a Dfa does not track.
+  bool has_word_assertion() const;
+
+  // True when the expression matches `input` or, with `or_parent`, one of its parent
+  // directories (a prefix that ends before a '/'). One pass covers them all: the run over
+  // `input` passes through each parent's end, where the parent's run would have ended.
+  bool matches(std::string_view input, bool or_parent) const;
 
  private:
   enum class Op { kChars, kAssert, kSplit, kJump, kMatch };
@@ -607,9 +632,18 @@ class Program {
       return inst;
     }
   };
-  struct Threads {
-    std::vector<std::size_t> pcs;
-    std::vector<std::size_t> stack;
+  // Working memory, kept per thread so that matching a path allocates nothing.
+  struct Scratch {
+    std::vector<std::size_t> current;  // threads waiting for the next rune
+    std::vector<std::size_t> next;
+    // Instructions to visit; `true` marks those reached by taking a parent's end as the
+    // end of the text: they may still reach the match but must not consume input.
+    std::vector<std::pair<std::size_t, bool>> stack;
+    // seen[pc] == step: pc was visited in this step. Steps only grow, so marks left by
+    // earlier matches (of any program) never look current.
+    std::vector<std::size_t> seen;
+    std::vector<std::size_t> seen_at_parent_end;
+    std::size_t step = 0;
   };
 
   void emit(const std::vector<Node>& nodes) {
@@ -619,13 +653,13 @@ class Program {
   void emit(const Node& node);
   void emit_once(const Node& node);
   bool holds(Assertion what, std::string_view input, std::size_t pos) const;
-  bool add(Threads& threads, std::vector<std::size_t>& seen, std::size_t step, std::size_t pc,
-           std::string_view input, std::size_t pos) const;
+  bool add(Scratch& scratch, std::vector<std::size_t>& threads, std::size_t pc,
+           std::string_view input, std::size_t pos, bool parent_end) const;
 
   std::vector<Inst> insts_;
 };
 
-void Program::emit(const Node& node) {
+void Nfa::emit(const Node& node) {
   if (node.repeat == Repeat::kOnce) return emit_once(node);
   // x? is "split(body, next)"; x* is the same with a jump from the body back to the split.
   const std::size_t split = insts_.size();
@@ -635,7 +669,7 @@ void Program::emit(const Node& node) {
   insts_[split].y = insts_.size();
 }
 
-void Program::emit_once(const Node& node) {
+void Nfa::emit_once(const Node& node) {
   switch (node.kind) {
     case Node::Kind::kChars:
       insts_.push_back(Inst::make(Op::kChars));
@@ -651,7 +685,7 @@ void Program::emit_once(const Node& node) {
   }
 }
 
-bool Program::holds(Assertion what, std::string_view input, std::size_t pos) const {
+bool Nfa::holds(Assertion what, std::string_view input, std::size_t pos) const {
   // Go's \b looks at ASCII word characters only, so bytes suffice.
   const bool word_before = pos > 0 && is_word_byte(input[pos - 1]);
   const bool word_after = pos < input.size() && is_word_byte(input[pos]);
@@ -669,57 +703,246 @@ bool Program::holds(Assertion what, std::string_view input, std::size_t pos) con
 }
 
 // Adds the threads reachable from `pc` without consuming input at `pos`; true when one of
-// them reaches the match.
-bool Program::add(Threads& threads, std::vector<std::size_t>& seen, std::size_t step,
-                  std::size_t pc, std::string_view input, std::size_t pos) const {
-  threads.stack.assign(1, pc);
-  while (!threads.stack.empty()) {
-    pc = threads.stack.back();
-    threads.stack.pop_back();
-    if (seen[pc] == step) continue;
-    seen[pc] = step;
-    const Inst& inst = insts_[pc];
+// them reaches the match. With `parent_end`, `pos` also ends a parent directory, whose own
+// run would see the end of the text here: the only difference, since '\b' sees a
+// non-word character either way.
+bool Nfa::add(Scratch& scratch, std::vector<std::size_t>& threads, std::size_t pc,
+              std::string_view input, std::size_t pos, bool parent_end) const {
+  scratch.stack.assign(1, {pc, false});
+  while (!scratch.stack.empty()) {
+    const auto [at, past_end] = scratch.stack.back();
+    scratch.stack.pop_back();
+    std::size_t& seen = (past_end ? scratch.seen_at_parent_end : scratch.seen)[at];
+    if (seen == scratch.step) continue;
+    seen = scratch.step;
+    const Inst& inst = insts_[at];
     switch (inst.op) {
       case Op::kMatch:
         return true;
       case Op::kChars:
-        threads.pcs.push_back(pc);
+        if (!past_end) threads.push_back(at);
         break;
       case Op::kJump:
-        threads.stack.push_back(inst.x);
+        scratch.stack.emplace_back(inst.x, past_end);
         break;
       case Op::kSplit:
-        threads.stack.push_back(inst.y);
-        threads.stack.push_back(inst.x);
+        scratch.stack.emplace_back(inst.y, past_end);
+        scratch.stack.emplace_back(inst.x, past_end);
         break;
       case Op::kAssert:
-        if (holds(inst.assert_kind, input, pos)) threads.stack.push_back(pc + 1);
+        if (holds(inst.assert_kind, input, pos)) {
+          scratch.stack.emplace_back(at + 1, past_end);
+        } else if (parent_end && inst.assert_kind == Assertion::kEndText) {
+          scratch.stack.emplace_back(at + 1, true);
+        }
         break;
     }
   }
   return false;
 }
 
-bool Program::matches(std::string_view input) const {
-  std::vector<std::size_t> seen(insts_.size(), static_cast<std::size_t>(-1));
-  Threads current;
-  Threads next;
-  std::size_t step = 0;
-  if (add(current, seen, step, 0, input, 0)) return true;
-  for (std::size_t pos = 0; pos < input.size() && !current.pcs.empty();) {
+bool Nfa::matches(std::string_view input, bool or_parent) const {
+  thread_local Scratch scratch;
+  if (scratch.seen.size() < insts_.size()) {
+    scratch.seen.resize(insts_.size(), 0);
+    scratch.seen_at_parent_end.resize(insts_.size(), 0);
+  }
+  const auto parent_end = [&](std::size_t pos) {
+    return or_parent && pos < input.size() && input[pos] == '/';
+  };
+  ++scratch.step;
+  scratch.current.clear();
+  if (add(scratch, scratch.current, 0, input, 0, parent_end(0))) return true;
+  for (std::size_t pos = 0; pos < input.size() && !scratch.current.empty();) {
     const Rune rune = decode_rune(input, pos);
     pos += rune.width;
-    ++step;
-    next.pcs.clear();
-    for (const std::size_t pc : current.pcs) {
-      if (insts_[pc].set.contains(rune.value) && add(next, seen, step, pc + 1, input, pos)) {
+    ++scratch.step;
+    scratch.next.clear();
+    for (const std::size_t pc : scratch.current) {
+      if (insts_[pc].set.contains(rune.value) &&
+          add(scratch, scratch.next, pc + 1, input, pos, parent_end(pos))) {
         return true;
       }
     }
-    std::swap(current, next);
+    std::swap(scratch.current, scratch.next);
   }
   return false;
 }
+
+Nfa::Closure Nfa::closure(const std::vector<std::size_t>& kernel, bool at_start,
+                          bool at_end) const {
+  Closure out;
+  std::vector<bool> seen(insts_.size());
+  std::vector<std::size_t> stack(kernel.rbegin(), kernel.rend());
+  while (!stack.empty()) {
+    const std::size_t pc = stack.back();
+    stack.pop_back();
+    if (seen[pc]) continue;
+    seen[pc] = true;
+    const Inst& inst = insts_[pc];
+    switch (inst.op) {
+      case Op::kMatch:
+        out.match = true;
+        break;
+      case Op::kChars:
+        out.tests.push_back(pc);
+        break;
+      case Op::kJump:
+        stack.push_back(inst.x);
+        break;
+      case Op::kSplit:
+        stack.push_back(inst.y);
+        stack.push_back(inst.x);
+        break;
+      case Op::kAssert:
+        if (inst.assert_kind == Assertion::kBeginText ? at_start : at_end) {
+          stack.push_back(pc + 1);
+        }
+        break;
+    }
+  }
+  std::sort(out.tests.begin(), out.tests.end());
+  return out;
+}
+
+std::vector<const CharClass*> Nfa::tests() const {
+  std::vector<const CharClass*> out;
+  for (const Inst& inst : insts_) {
+    if (inst.op == Op::kChars) out.push_back(&inst.set);
+  }
+  return out;
+}
+
+bool Nfa::has_word_assertion() const {
+  return std::any_of(insts_.begin(), insts_.end(), [](const Inst& inst) {
+    return inst.op == Op::kAssert && (inst.assert_kind == Assertion::kWordBoundary ||
+                                      inst.assert_kind == Assertion::kNotWordBoundary);
+  });
+}
+
+// The same expression as a deterministic automaton, built ahead of time (so that a shared
+// matcher stays read-only): one table lookup per code point instead of a set of threads.
+// Code points are grouped into classes that every character test treats alike.
+class Dfa {
+ public:
+  // nullopt when the expression needs the NFA: \b or \B, or too many states.
+  static std::optional<Dfa> build(const Nfa& nfa);
+
+  // Same contract as Nfa::matches.
+  bool matches(std::string_view input, bool or_parent) const;
+
+ private:
+  static constexpr int kDead = -1;  // no match is possible any more
+  static constexpr std::size_t kMaxStates = 512;
+
+  struct State {
+    bool match_now = false;     // the match is reached here, whatever follows
+    bool match_at_end = false;  // ... and if the text (or a parent directory) ends here
+    std::vector<int> next;      // by code point class
+  };
+  using Key = std::tuple<std::vector<std::size_t>, bool, bool>;
+
+  void split_classes(const Nfa& nfa);
+  std::size_t class_of(char32_t c) const;
+  int intern(const Nfa& nfa, const std::vector<std::size_t>& kernel, bool at_start);
+
+  std::vector<char32_t> class_starts_;  // class i is [class_starts_[i], class_starts_[i + 1])
+  std::array<std::uint8_t, 0x80> ascii_class_{};
+  std::vector<State> states_;
+  // Construction only: each state's character tests, and the states by their key.
+  std::vector<std::vector<std::size_t>> tests_;
+  std::map<Key, int> ids_;
+};
+
+void Dfa::split_classes(const Nfa& nfa) {
+  class_starts_ = {0};
+  for (const CharClass* set : nfa.tests()) {
+    for (const auto& [low, high] : set->ranges()) {
+      class_starts_.push_back(low);
+      if (high < kMaxRune) class_starts_.push_back(high + 1);
+    }
+  }
+  std::sort(class_starts_.begin(), class_starts_.end());
+  class_starts_.erase(std::unique(class_starts_.begin(), class_starts_.end()), class_starts_.end());
+  // ASCII code points fall in the first 128 classes at most, so a byte holds their index.
+  for (char32_t c = 0; c < 0x80; ++c) {
+    ascii_class_[c] =
+        static_cast<std::uint8_t>(std::upper_bound(class_starts_.begin(), class_starts_.end(), c) -
+                                  class_starts_.begin() - 1);
+  }
+}
+
+std::size_t Dfa::class_of(char32_t c) const {
+  if (c < 0x80) return ascii_class_[c];
+  return std::upper_bound(class_starts_.begin(), class_starts_.end(), c) - class_starts_.begin() -
+         1;
+}
+
+// The state for the instructions `kernel` leads to; states that behave alike are one.
+int Dfa::intern(const Nfa& nfa, const std::vector<std::size_t>& kernel, bool at_start) {
+  Nfa::Closure here = nfa.closure(kernel, at_start, false);
+  const bool match_at_end = nfa.closure(kernel, at_start, true).match;
+  if (here.tests.empty() && !here.match && !match_at_end) return kDead;
+  Key key{std::move(here.tests), here.match, match_at_end};
+  if (const auto found = ids_.find(key); found != ids_.end()) return found->second;
+  const int id = static_cast<int>(states_.size());
+  states_.push_back(State{here.match, match_at_end, {}});
+  tests_.push_back(std::get<0>(key));
+  ids_.emplace(std::move(key), id);
+  return id;
+}
+
+std::optional<Dfa> Dfa::build(const Nfa& nfa) {
+  if (nfa.has_word_assertion()) return std::nullopt;
+  Dfa dfa;
+  dfa.split_classes(nfa);
+  if (dfa.intern(nfa, {0}, true) == kDead) return dfa;
+  // States are appended while earlier ones are filled in; each is visited once.
+  for (std::size_t id = 0; id < dfa.states_.size(); ++id) {
+    if (dfa.states_.size() > kMaxStates) return std::nullopt;
+    dfa.states_[id].next.resize(dfa.class_starts_.size(), kDead);
+    for (std::size_t c = 0; c < dfa.class_starts_.size(); ++c) {
+      std::vector<std::size_t> kernel;
+      for (const std::size_t pc : dfa.tests_[id]) {
+        if (nfa.test(pc).contains(dfa.class_starts_[c])) kernel.push_back(pc + 1);
+      }
+      const int target = dfa.intern(nfa, kernel, false);
+      dfa.states_[id].next[c] = target;
+    }
+  }
+  dfa.tests_.clear();
+  dfa.ids_.clear();
+  return dfa;
+}
+
+bool Dfa::matches(std::string_view input, bool or_parent) const {
+  if (states_.empty()) return false;  // the start state is dead: nothing matches
+  int state = 0;
+  for (std::size_t pos = 0; state != kDead;) {
+    const State& here = states_[state];
+    if (here.match_now) return true;
+    if (pos == input.size()) return here.match_at_end;
+    if (or_parent && input[pos] == '/' && here.match_at_end) return true;
+    const Rune rune = decode_rune(input, pos);
+    pos += rune.width;
+    state = here.next[class_of(rune.value)];
+  }
+  return false;
+}
+
+// An expression ready to run: as a Dfa when it can be, else as the Nfa.
+class Regexp {
+ public:
+  explicit Regexp(const std::vector<Node>& nodes) : nfa_(nodes), dfa_(Dfa::build(nfa_)) {}
+
+  bool matches(std::string_view input, bool or_parent) const {
+    return dfa_ ? dfa_->matches(input, or_parent) : nfa_.matches(input, or_parent);
+  }
+
+ private:
+  Nfa nfa_;
+  std::optional<Dfa> dfa_;
+};
 
 // ---------------------------------------------------------------------------------------
 // Docker's pattern-to-expression substitution (patternmatcher's Pattern.compile).
@@ -850,7 +1073,7 @@ struct IgnoreMatcher::Compiled {
   bool exclusion = false;
   MatchMode mode = MatchMode::kExact;
   std::string text;
-  std::optional<Program> program;
+  std::optional<Regexp> program;
 
   static std::shared_ptr<const Compiled> make(const IgnorePattern& pattern) {
     if (auto reason = glob_syntax_error(pattern.text)) throw_pattern_error(pattern, *reason);
@@ -881,7 +1104,18 @@ struct IgnoreMatcher::Compiled {
         return path.ends_with(suffix) || (suffix.starts_with('/') && path == suffix.substr(1));
       }
       case MatchMode::kRegexp:
-        return program->matches(path);
+        return program->matches(path, false);
+    }
+    return false;
+  }
+
+  // patternmatcher's parent check: `path` or one of its parent directories matches.
+  bool matches_path_or_parent(std::string_view path) const {
+    if (mode == MatchMode::kRegexp) return program->matches(path, true);
+    if (matches(path)) return true;
+    for (std::size_t slash = path.find('/'); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1)) {
+      if (matches(path.substr(0, slash))) return true;
     }
     return false;
   }
@@ -922,19 +1156,11 @@ IgnoreMatcher IgnoreMatcher::parse(std::string_view text) {
 bool IgnoreMatcher::excluded(std::string_view path) const {
   const std::string file = context_path(path);
   if (file == ".") return false;  // the context root itself is never excluded
-  std::vector<std::string_view> parents;
-  for (std::size_t slash = file.find('/'); slash != std::string::npos;
-       slash = file.find('/', slash + 1)) {
-    parents.push_back(std::string_view(file).substr(0, slash));
-  }
   bool matched = false;
   for (const auto& pattern : compiled_) {
     // A match could only confirm the current answer; docker skips these too.
     if (pattern->exclusion != matched) continue;
-    const auto matches = [&](std::string_view candidate) { return pattern->matches(candidate); };
-    if (matches(file) || std::any_of(parents.begin(), parents.end(), matches)) {
-      matched = !pattern->exclusion;
-    }
+    if (pattern->matches_path_or_parent(file)) matched = !pattern->exclusion;
   }
   return matched;
 }

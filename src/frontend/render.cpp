@@ -7,8 +7,14 @@
 namespace cairn::frontend {
 namespace {
 
+// Instructions may hold any bytes; nlohmann::json would throw on those that are not UTF-8.
+// Go's encoding/json (what docker prints) replaces them with U+FFFD, and so do we.
+std::string json_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string json_array(const std::vector<std::string>& items) {
-  return nlohmann::json(items).dump();
+  return json_text(nlohmann::json(items));
 }
 
 std::string command_text(const CommandLine& command) {
@@ -19,7 +25,7 @@ std::string command_text(const CommandLine& command) {
 // Values with blanks or quotes are shown double-quoted, as docker history does.
 std::string quote_if_needed(const std::string& value) {
   if (!value.empty() && value.find_first_of(" \t\"'\\$") == std::string::npos) return value;
-  return nlohmann::json(value).dump();
+  return json_text(nlohmann::json(value));
 }
 
 std::string key_values(const std::vector<KeyValue>& pairs) {
@@ -77,11 +83,30 @@ std::string render(const CopyInstruction& v) {
   return out;
 }
 
+// Go's time.Duration.String() for whole milliseconds: "1m30s", "500ms", "2h0m0s".
+std::string go_duration(std::chrono::nanoseconds d) {
+  long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms == 0) return "0s";
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  const long long hours = ms / 3600000, minutes = ms / 60000 % 60;
+  const long long seconds = ms / 1000 % 60, millis = ms % 1000;
+  std::string out;
+  if (hours > 0) out += std::to_string(hours) + "h";
+  if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
+  out += std::to_string(seconds);
+  if (millis > 0) {
+    std::string frac = std::to_string(1000 + millis).substr(1);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    out += "." + frac;
+  }
+  return out + "s";
+}
+
 std::string render(const HealthcheckInstruction& v) {
   if (v.none) return " NONE";
   std::string out;
   auto duration = [&](std::string_view name, const std::optional<std::chrono::nanoseconds>& d) {
-    if (d) out += " --" + std::string(name) + "=" + std::to_string(d->count() / 1000000) + "ms";
+    if (d) out += " --" + std::string(name) + "=" + go_duration(*d);
   };
   duration("interval", v.interval);
   duration("timeout", v.timeout);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what cairn needs to build and test on Debian 12, as root or through sudo.
+set -euo pipefail
+
+packages=(
+  g++ meson ninja-build pkg-config git ca-certificates python3
+  libfuse3-dev fuse3 libseccomp-dev libarchive-dev libssl-dev
+  libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+as_root apt-get update -q
+as_root apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds cairn and runs the whole test suite (unit, conformance,
+# integration). Run as root, it creates the unprivileged user "cairn-ci" and runs the build
+# and the tests as that user, because cairn's point is to work without root.
+# Usage: tools/test.sh   (environment: BUILD_DIR, CAIRN_TEST_USER, MESON_TEST_ARGS)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/tools/install-deps.sh"
+
+conformance=""
+if [ -d "$src/../shared/conformance" ]; then
+  conformance=$(cd "$src/../shared/conformance" && pwd)
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  user=${CAIRN_TEST_USER:-cairn-ci}
+  id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  home=$(getent passwd "$user" | cut -d: -f6)
+  work="$home/cairn-test"
+  echo "test.sh: running as root; building and testing as unprivileged user '$user' in $work"
+  rm -rf "$work"
+  mkdir -p "$work/shared"
+  # A copy the user owns: the clone may sit in a directory the user cannot read.
+  (cd "$src" && tar --exclude='./build*' -cf - .) | (mkdir -p "$work/cairn" && tar -C "$work/cairn" -xf -)
+  if [ -n "$conformance" ]; then cp -a "$conformance" "$work/shared/conformance"; fi
+  chown -R "$user:" "$work"
+  exec runuser -u "$user" -- env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$home" \
+    CI="${CI:-}" MESON_TEST_ARGS="${MESON_TEST_ARGS:-}" bash "$work/cairn/tools/test.sh"
+fi
+
+build=${BUILD_DIR:-$src/build}
+echo "test.sh: building in $build as $(id -un) (uid $(id -u))"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" ${conformance:+-Dconformance_dir="$conformance"}
+fi
+ninja -C "$build"
+status=0
+# shellcheck disable=SC2086
+meson test -C "$build" --print-errorlogs ${MESON_TEST_ARGS:-} || status=$?
+# A plain closing line, counted from meson's own log.
+python3 - "$build/meson-logs/testlog.json" <<'PY'
+import json, sys
+counts = {"OK": 0, "FAIL": 0, "SKIP": 0}
+for line in open(sys.argv[1]):
+    result = json.loads(line).get("result", "")
+    key = "OK" if result in ("OK", "EXPECTEDFAIL") else "SKIP" if result == "SKIP" else "FAIL"
+    counts[key] += 1
+print(f"{counts['OK']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+PY
+exit $status
