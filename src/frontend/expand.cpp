@@ -658,13 +658,16 @@ std::string Parser::trim(const Parameter& param, char op, std::size_t start) {
 }
 
 // ${V/p/r} and ${V//p/r}. As in BuildKit the second '/' is required and the pattern runs
-// to it, '}' included; the replacement is an ordinary word (bash removes its escapes,
-// BuildKit keeps them: we follow bash).
+// to it, '}' included. The replacement keeps its escape characters, as BuildKit does
+// (bash would remove them): docker turns "${F//\//\/}" into "\/tmp\/f".
 std::string Parser::replace(const Parameter& param, std::size_t start) {
   const bool all = consume_if('/');
   const std::optional<std::string> pattern = nested_pattern('/');
   if (!pattern) throw ExpandError("missing '/' in ${...}", start);
+  const ExpandOptions saved = raw_;
+  raw_.keep_escapes = true;
   const std::string replacement = nested_word(start);
+  raw_ = saved;
   const std::optional<std::string> value = value_of(param);
   if (!value) return {};  // unlike an empty value, which "${EMPTY/*/x}" replaces
   return replace_matches(*value, Glob(*pattern), replacement, all);

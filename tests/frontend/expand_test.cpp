@@ -197,10 +197,13 @@ TEST(ExpandPattern, Replace) {
   EXPECT_EQ(expand("${V//?/.}"), "..............");
 }
 
-TEST(ExpandPattern, ReplacementIsAnOrdinaryWord) {
-  EXPECT_EQ(expand("${V/\\//\\\\}"), "\\usr/local/bin");
+TEST(ExpandPattern, ReplacementKeepsEscapesAsBuildkitDoes) {
+  EXPECT_EQ(expand("${V/\\//\\\\}"), "\\\\usr/local/bin");
   EXPECT_EQ(expand("${V/\\/usr/'$x'}"), "$x/local/bin");
-  EXPECT_EQ(expand("${V/bin/\\}}"), "/usr/local/}");
+  EXPECT_EQ(expand("${V/bin/\\}}"), "/usr/local/\\}");
+  // BuildKit's own expectation for ${FOO//\//\/} with FOO=/tmp/foo.txt.
+  EXPECT_EQ(Expander().word("${FOO//\\//\\/}", lookup_in({{"FOO", "/tmp/foo.txt"}})),
+            "\\/tmp\\/foo.txt");
 }
 
 TEST(ExpandPattern, ReplaceNeedsTheSecondSlash) {
