@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "app.hpp"
@@ -30,7 +31,13 @@ struct ParseOptions {
 
 std::string read_dockerfile(const std::string& file) {
   if (file == "-") return sys::read_all(STDIN_FILENO, "standard input");
-  return with_context("read Dockerfile", [&] { return sys::read_file(file); });
+  try {
+    return with_context("read Dockerfile", [&] { return sys::read_file(file); });
+  } catch (Error& e) {
+    if (e.errno_value() == ENOENT)
+      e.hint("name the Dockerfile with -f FILE, or -f - to read it from standard input");
+    throw;
+  }
 }
 
 // --build-arg K=V sets K; a bare K takes $K from the environment, as docker does.
