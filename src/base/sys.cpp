@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +35,24 @@ UniqueFd pidfd_open(pid_t pid) {
   // pidfds are always close-on-exec.
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) throw_errno("pidfd_open", "pid " + std::to_string(pid), errno);
+  return UniqueFd(fd);
+}
+
+int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {
+  struct open_how how = {};
+  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    if (errno != EINTR && errno != EAGAIN) return -errno;
+  }
+}
+
+UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {
+  int fd = try_open_beneath(dirfd, path, flags, mode);
+  if (fd < 0) throw_errno("open", path, -fd);
   return UniqueFd(fd);
 }
 
@@ -103,9 +122,11 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(temp.c_str());
     throw_errno("rename to", path, saved);
   }
-  UniqueFd dir = open(parent_dir(path), O_RDONLY | O_DIRECTORY);
-  // A directory fsync can fail with EINVAL on some filesystems; the rename already happened.
-  ::fsync(dir.get());
+  // Best effort from here on: the rename already happened, so neither a directory we may
+  // not open for reading (write and search permission suffice for the rename) nor an fsync
+  // failing with EINVAL on some filesystems may turn the replacement into an error.
+  UniqueFd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir) ::fsync(dir.get());
 }
 
 }  // namespace cairn::sys

@@ -17,6 +17,11 @@ UniqueFd openat(int dirfd, const std::string& path, int flags, mode_t mode = 0);
 // {read end, write end}
 std::pair<UniqueFd, UniqueFd> pipe();
 UniqueFd pidfd_open(pid_t pid);
+// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: `path` must
+// resolve below `dirfd` without following any symlink (untrusted archives).
+UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// The same without throwing: a descriptor, or -errno.
+int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode = 0);
 // Duplicates `fd` to a new close-on-exec descriptor.
 UniqueFd dup(int fd);
 

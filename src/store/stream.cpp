@@ -1,0 +1,215 @@
+#include "stream.hpp"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "cairn/base/error.hpp"
+
+namespace cairn::store {
+
+bool ChunkQueue::push(std::string chunk) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return chunks_.size() < max_chunks_ || error_; });
+  if (error_) return false;
+  chunks_.push_back(std::move(chunk));
+  changed_.notify_all();
+  return true;
+}
+
+bool ChunkQueue::pop(std::string& chunk) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !chunks_.empty() || closed_ || error_; });
+  if (error_) std::rethrow_exception(error_);
+  if (chunks_.empty()) return false;
+  chunk = std::move(chunks_.front());
+  chunks_.pop_front();
+  changed_.notify_all();
+  return true;
+}
+
+void ChunkQueue::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+void ChunkQueue::fail(std::exception_ptr error) {
+  std::lock_guard lock(mutex_);
+  if (!error_) error_ = error;
+  changed_.notify_all();
+}
+
+bool ChunkQueue::failed() const {
+  std::lock_guard lock(mutex_);
+  return error_ != nullptr;
+}
+
+Compression detect_compression(const unsigned char* data, std::size_t size) {
+  if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) return Compression::gzip;
+  if (size >= 4 && data[0] == 0x28 && data[1] == 0xb5 && data[2] == 0x2f && data[3] == 0xfd)
+    return Compression::zstd;
+  return Compression::none;
+}
+
+std::string compression_name(Compression c) {
+  switch (c) {
+    case Compression::gzip: return "gzip";
+    case Compression::zstd: return "zstd";
+    case Compression::none: return "none";
+  }
+  return "none";
+}
+
+namespace {
+
+constexpr std::size_t kChunk = 256 * 1024;
+
+class PassThrough final : public Decoder, public Encoder {
+ public:
+  void feed(std::string_view data, const ChunkSink& sink) override { sink(data); }
+  void finish() override {}
+  void finish(const ChunkSink&) override {}
+};
+
+// gzip with zlib; several concatenated members are one stream, as gzip(1) reads them.
+class GzipDecoder final : public Decoder {
+ public:
+  GzipDecoder() {
+    if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) throw Error("gzip: cannot initialise zlib");
+  }
+  ~GzipDecoder() override { inflateEnd(&z_); }
+
+  void feed(std::string_view data, const ChunkSink& sink) override {
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z_.avail_in = static_cast<uInt>(data.size());
+    do {
+      if (member_done_) {
+        if (z_.avail_in == 0) return;
+        inflateReset(&z_);  // another gzip member follows
+        member_done_ = false;
+      }
+      z_.next_out = reinterpret_cast<Bytef*>(out_);
+      z_.avail_out = sizeof out_;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        throw Error(std::string("gzip: corrupt stream: ") + (z_.msg ? z_.msg : "inflate failed"));
+      sink(std::string_view(out_, sizeof out_ - z_.avail_out));
+      if (rc == Z_STREAM_END) member_done_ = true;
+      if (rc == Z_BUF_ERROR) return;  // needs more input
+    } while (z_.avail_in > 0 || z_.avail_out == 0);
+  }
+
+  void finish() override {
+    if (!member_done_) throw Error("gzip: truncated stream (unexpected end of data)");
+  }
+
+ private:
+  z_stream z_{};
+  bool member_done_ = false;
+  char out_[kChunk];
+};
+
+class GzipEncoder final : public Encoder {
+ public:
+  explicit GzipEncoder(int level) {
+    // windowBits 16+: a gzip wrapper with no name and mtime 0, so output is deterministic.
+    if (deflateInit2(&z_, level < 0 ? Z_DEFAULT_COMPRESSION : level, Z_DEFLATED, 16 + MAX_WBITS,
+                     8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw Error("gzip: cannot initialise zlib");
+  }
+  ~GzipEncoder() override { deflateEnd(&z_); }
+  void feed(std::string_view data, const ChunkSink& sink) override { run(data, Z_NO_FLUSH, sink); }
+  void finish(const ChunkSink& sink) override { run({}, Z_FINISH, sink); }
+
+ private:
+  void run(std::string_view data, int flush, const ChunkSink& sink) {
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z_.avail_in = static_cast<uInt>(data.size());
+    int rc;
+    do {
+      z_.next_out = reinterpret_cast<Bytef*>(out_);
+      z_.avail_out = sizeof out_;
+      rc = deflate(&z_, flush);
+      if (rc == Z_STREAM_ERROR) throw Error("gzip: deflate failed");
+      sink(std::string_view(out_, sizeof out_ - z_.avail_out));
+    } while (z_.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+  }
+  z_stream z_{};
+  char out_[kChunk];
+};
+
+class ZstdDecoder final : public Decoder {
+ public:
+  ZstdDecoder() : d_(ZSTD_createDStream()) {
+    if (!d_) throw Error("zstd: cannot create a decompression context");
+  }
+  ~ZstdDecoder() override { ZSTD_freeDStream(d_); }
+
+  void feed(std::string_view data, const ChunkSink& sink) override {
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    while (in.pos < in.size) {
+      ZSTD_outBuffer out{out_, sizeof out_, 0};
+      const size_t rc = ZSTD_decompressStream(d_, &out, &in);
+      if (ZSTD_isError(rc)) throw Error(std::string("zstd: corrupt stream: ") + ZSTD_getErrorName(rc));
+      sink(std::string_view(out_, out.pos));
+      frame_done_ = rc == 0;
+    }
+  }
+  void finish() override {
+    if (!frame_done_) throw Error("zstd: truncated stream (unexpected end of data)");
+  }
+
+ private:
+  ZSTD_DStream* d_;
+  bool frame_done_ = false;
+  char out_[kChunk];
+};
+
+class ZstdEncoder final : public Encoder {
+ public:
+  explicit ZstdEncoder(int level) : c_(ZSTD_createCCtx()) {
+    if (!c_) throw Error("zstd: cannot create a compression context");
+    ZSTD_CCtx_setParameter(c_, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
+    ZSTD_CCtx_setParameter(c_, ZSTD_c_nbWorkers, 2);  // both cores
+  }
+  ~ZstdEncoder() override { ZSTD_freeCCtx(c_); }
+  void feed(std::string_view data, const ChunkSink& sink) override { run(data, ZSTD_e_continue, sink); }
+  void finish(const ChunkSink& sink) override { run({}, ZSTD_e_end, sink); }
+
+ private:
+  void run(std::string_view data, ZSTD_EndDirective mode, const ChunkSink& sink) {
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    for (;;) {
+      ZSTD_outBuffer out{out_, sizeof out_, 0};
+      const size_t remaining = ZSTD_compressStream2(c_, &out, &in, mode);
+      if (ZSTD_isError(remaining)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
+      sink(std::string_view(out_, out.pos));
+      const bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+      if (done) break;
+    }
+  }
+  ZSTD_CCtx* c_;
+  char out_[kChunk];
+};
+
+}  // namespace
+
+std::unique_ptr<Decoder> Decoder::create(Compression compression) {
+  switch (compression) {
+    case Compression::gzip: return std::make_unique<GzipDecoder>();
+    case Compression::zstd: return std::make_unique<ZstdDecoder>();
+    case Compression::none: break;
+  }
+  return std::make_unique<PassThrough>();
+}
+
+std::unique_ptr<Encoder> Encoder::create(Compression compression, int level) {
+  switch (compression) {
+    case Compression::gzip: return std::make_unique<GzipEncoder>(level);
+    case Compression::zstd: return std::make_unique<ZstdEncoder>(level);
+    case Compression::none: break;
+  }
+  return std::make_unique<PassThrough>();
+}
+
+}  // namespace cairn::store
