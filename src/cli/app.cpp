@@ -55,7 +55,8 @@ Command register_help(CLI::App& root, std::shared_ptr<std::string> topic) {
   Command command{app, nullptr};
   command.action = [&root, topic](const Config&) {
     if (topic->empty()) {
-      std::fputs(root.help().c_str(), stdout);
+      // root.help() would describe the subcommand that ran, i.e. `help` itself.
+      std::fputs(root.get_formatter()->make_help(&root, root.get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
       return 0;
     }
     CLI::App* sub = nullptr;
@@ -67,7 +68,7 @@ Command register_help(CLI::App& root, std::shared_ptr<std::string> topic) {
       fmt::print(stderr, "cairn: error: unknown subcommand '{}'; see 'cairn --help'\n", *topic);
       return kUsage;
     }
-    std::fputs(sub->help().c_str(), stdout);
+    std::fputs(sub->help(root.get_name()).c_str(), stdout);
     return 0;
   };
   return command;
@@ -109,7 +110,11 @@ int run(int argc, char** argv) {
     return kUsage;
   }
   try {
-    Config config = load_config(overrides_from(globals), ConfigEnvironment::from_process());
+    // help and version must work even when a cairn.toml is broken: they read no file.
+    const bool needs_config = !app.got_subcommand("help") && !app.got_subcommand("version");
+    Config config = needs_config
+                        ? load_config(overrides_from(globals), ConfigEnvironment::from_process())
+                        : Config{};
     set_log_level(config.log_level);
     int status = kFailure;
     for (auto& command : commands)

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
 
 namespace cairn {
 namespace {
@@ -32,13 +33,15 @@ struct KeySpec {
   std::string_view name;
   toml::node_type type;
   std::string_view description;
-  std::function<void(Config&, const toml::node&, const std::string& where)> apply;
+  // `home` is the HOME that "~" expands to (from the ConfigEnvironment, not the process).
+  std::function<void(Config&, const toml::node&, const std::string& where,
+                     const std::optional<std::string>& home)>
+      apply;
 };
 
-std::filesystem::path expand_home(const std::string& path) {
+std::filesystem::path expand_home(const std::string& path, const std::optional<std::string>& home) {
   if (path == "~" || path.rfind("~/", 0) == 0) {
-    const char* home = std::getenv("HOME");
-    if (home) return std::string(home) + path.substr(1);
+    if (home && !home->empty()) return *home + path.substr(1);
   }
   return path;
 }
@@ -46,13 +49,15 @@ std::filesystem::path expand_home(const std::string& path) {
 const std::vector<KeySpec>& known_keys() {
   static const std::vector<KeySpec> keys = {
       {"storage.root", toml::node_type::string, "store directory",
-       [](Config& c, const toml::node& n, const std::string& where) {
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>& home) {
          std::string value = *n.value<std::string>();
          if (value.empty()) throw Error(where + ": storage.root must not be empty");
-         c.storage_root = expand_home(value);
+         c.storage_root = expand_home(value, home);
        }},
       {"log.level", toml::node_type::string, "error|warn|info|debug|trace",
-       [](Config& c, const toml::node& n, const std::string& where) {
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
          std::string value = *n.value<std::string>();
          auto level = parse_log_level(value);
          if (!level)
@@ -61,7 +66,7 @@ const std::vector<KeySpec>& known_keys() {
          c.log_level = *level;
        }},
       {"log.timings", toml::node_type::boolean, "print phase timings",
-       [](Config& c, const toml::node& n, const std::string&) {
+       [](Config& c, const toml::node& n, const std::string&, const std::optional<std::string>&) {
          c.timings = *n.value<bool>();
        }},
   };
@@ -83,13 +88,16 @@ bool is_known_table(std::string_view dotted) {
 }
 
 void apply_table(Config& config, const toml::table& table, const std::string& prefix,
-                 const std::string& source) {
+                 const std::string& source, const std::optional<std::string>& home) {
   for (const auto& [key, node] : table) {
     const std::string dotted = prefix.empty() ? std::string(key.str())
                                               : prefix + "." + std::string(key.str());
     const std::string where = located(source, key.source());
-    if (node.is_table() && is_known_table(dotted)) {
-      apply_table(config, *node.as_table(), dotted, source);
+    if (is_known_table(dotted)) {
+      if (!node.is_table())
+        throw Error(fmt::format("{}: key '{}' must be a table, not {}", where, dotted,
+                                type_name(node.type())));
+      apply_table(config, *node.as_table(), dotted, source, home);
       continue;
     }
     const KeySpec* spec = find_key(dotted);
@@ -97,9 +105,20 @@ void apply_table(Config& config, const toml::table& table, const std::string& pr
     if (node.type() != spec->type)
       throw Error(fmt::format("{}: key '{}' must be {}, not {}", where, dotted,
                               type_name(spec->type), type_name(node.type())));
-    spec->apply(config, node, where);
+    spec->apply(config, node, where, home);
     config.origin[dotted] = source;
   }
+}
+
+void apply_text(Config& config, std::string_view toml_text, const std::string& source,
+                const std::optional<std::string>& home) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    throw Error(fmt::format("{}: {}", located(source, e.source()), e.description()));
+  }
+  apply_table(config, table, "", source, home);
 }
 
 Config defaults(const ConfigEnvironment& env) {
@@ -109,9 +128,9 @@ Config defaults(const ConfigEnvironment& env) {
     data = *env.xdg_data_home;
   else if (env.home && !env.home->empty())
     data = std::filesystem::path(*env.home) / ".local/share";
-  else
-    data = "/tmp";
-  config.storage_root = data / "cairn";
+  if (!data.empty()) config.storage_root = data / "cairn";
+  // With neither HOME nor XDG_DATA_HOME there is no safe default (a shared /tmp path could
+  // be created first by another user): the store asks for storage.root or --root.
   for (const auto& key : known_keys()) config.origin[std::string(key.name)] = "default";
   return config;
 }
@@ -124,22 +143,24 @@ std::optional<std::filesystem::path> user_file(const ConfigEnvironment& env) {
   return std::nullopt;
 }
 
-void apply_file(Config& config, const std::filesystem::path& path, bool must_exist) {
+void apply_file(Config& config, const std::filesystem::path& path, bool must_exist,
+                const std::optional<std::string>& home) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  const bool present = std::filesystem::exists(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw Error("read config file", path.string(), ec.value());
+  if (!present) {
     if (must_exist) throw Error("read config file", path.string(), ENOENT);
     return;
   }
   std::string text;
-  {
-    FILE* f = std::fopen(path.c_str(), "re");
-    if (!f) throw Error("read config file", path.string(), errno);
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
-    std::fclose(f);
+  try {
+    text = sys::read_file(path.string());
+  } catch (Error& e) {
+    e.context("read config file");
+    throw;
   }
-  apply_config_text(config, text, path.string());
+  apply_text(config, text, path.string(), home);
   config.files_read.push_back(path);
 }
 
@@ -160,22 +181,16 @@ ConfigEnvironment ConfigEnvironment::from_process() {
 }
 
 void apply_config_text(Config& config, std::string_view toml_text, const std::string& source) {
-  toml::table table;
-  try {
-    table = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    throw Error(fmt::format("{}: {}", located(source, e.source()), e.description()));
-  }
-  apply_table(config, table, "", source);
+  apply_text(config, toml_text, source, getenv_opt("HOME"));
 }
 
 Config load_config(const ConfigOverrides& overrides, const ConfigEnvironment& environment) {
   Config config = defaults(environment);
   if (overrides.config_file) {
-    apply_file(config, *overrides.config_file, true);
+    apply_file(config, *overrides.config_file, true, environment.home);
   } else {
-    apply_file(config, environment.system_file, false);
-    if (auto path = user_file(environment)) apply_file(config, *path, false);
+    apply_file(config, environment.system_file, false, environment.home);
+    if (auto path = user_file(environment)) apply_file(config, *path, false, environment.home);
   }
   if (overrides.storage_root) {
     config.storage_root = *overrides.storage_root;
@@ -196,7 +211,7 @@ static std::string toml_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {  // TOML forbids them raw
       out += fmt::format("\\u{:04x}", static_cast<int>(c));
       continue;
     }

@@ -1,4 +1,5 @@
 // RUN --mount values and Go-style durations (private grammar pieces of instructions).
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -68,8 +69,16 @@ long long parse_size(const std::string& value) {
   std::size_t i = 0;
   while (i < value.size() && (std::isdigit(static_cast<unsigned char>(value[i])) || value[i] == '.'))
     ++i;
-  if (i == 0) throw std::invalid_argument("invalid size: " + value);
-  double number = std::stod(value.substr(0, i));
+  // std::stod would throw its own invalid_argument for "." and out_of_range for 400 digits,
+  // which no caller expects; every malformed number is "invalid size" here.
+  double number = 0;
+  std::size_t used = 0;
+  try {
+    number = i == 0 ? 0 : std::stod(value.substr(0, i), &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != i) throw std::invalid_argument("invalid size: " + value);
   std::string unit = text::lower(value.substr(i));
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
   if (!unit.empty() && unit.back() == 'i') unit.pop_back();
@@ -81,7 +90,10 @@ long long parse_size(const std::string& value) {
       throw std::invalid_argument("invalid size: " + value);
     scale = std::pow(1024.0, static_cast<double>(at + 1));
   }
-  return static_cast<long long>(number * scale);
+  // Converting a double beyond long long's range is undefined behaviour.
+  const double bytes = number * scale;
+  if (!(bytes < 9.2e18)) throw std::invalid_argument("invalid size: " + value);
+  return static_cast<long long>(bytes);
 }
 
 MountType parse_type(const std::string& value) {
@@ -179,8 +191,18 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s) {
   while (!s.empty()) {
     std::size_t i = 0;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (i == 0 || s.substr(0, i) == ".") return std::nullopt;
-    const long double number = std::stold(std::string(s.substr(0, i)));
+    // Go's grammar: digits, at most one '.', at least one digit. std::stold must not see
+    // anything else: it throws (invalid_argument for "..", out_of_range for 5000 digits).
+    const std::string_view digits = s.substr(0, i);
+    if (digits.find_first_of("0123456789") == std::string_view::npos ||
+        std::count(digits.begin(), digits.end(), '.') > 1)
+      return std::nullopt;
+    long double number = 0;
+    try {
+      number = std::stold(std::string(digits));
+    } catch (const std::out_of_range&) {
+      return std::nullopt;
+    }
     s.remove_prefix(i);
     std::size_t u = 0;
     while (u < s.size() && !std::isdigit(static_cast<unsigned char>(s[u])) && s[u] != '.') ++u;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cairn/base/fd.hpp"
@@ -27,7 +28,10 @@ class Child {
   // and thrown here as an Error naming the program.
   static Child spawn(const SpawnOptions& options);
 
-  Child(Child&&) noexcept = default;
+  // Hand-written: the defaulted one would leave pid_ set in the moved-from object, whose
+  // destructor would then kill and reap the process it no longer owns.
+  Child(Child&& other) noexcept
+      : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
   Child& operator=(Child&&) noexcept;
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
