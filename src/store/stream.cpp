@@ -3,7 +3,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
 
 namespace cairn::store {
 
@@ -193,6 +198,27 @@ class ZstdEncoder final : public Encoder {
 };
 
 }  // namespace
+
+void decompress_to(int in, int out) {
+  std::string buffer(1 << 20, '\0');
+  std::unique_ptr<Decoder> decoder;
+  auto sink = [&](std::string_view plain) {
+    if (!plain.empty()) sys::write_all(out, plain, "decompressed layer");
+  };
+  for (;;) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("read", "compressed layer", errno);
+    }
+    if (n == 0) break;
+    if (!decoder)
+      decoder = Decoder::create(detect_compression(
+          reinterpret_cast<const unsigned char*>(buffer.data()), static_cast<std::size_t>(n)));
+    decoder->feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), sink);
+  }
+  if (decoder) decoder->finish();
+}
 
 std::unique_ptr<Decoder> Decoder::create(Compression compression) {
   switch (compression) {

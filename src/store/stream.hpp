@@ -58,4 +58,7 @@ class Encoder {
   static std::unique_ptr<Encoder> create(Compression compression, int level);
 };
 
+// Decompresses (by content) everything from `in` to `out`.
+void decompress_to(int in, int out);
+
 }  // namespace cairn::store

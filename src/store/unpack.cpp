@@ -371,15 +371,54 @@ la_ssize_t read_chunk(struct archive*, void* data, const void** buffer) {
   return static_cast<la_ssize_t>(state->current.size());
 }
 
+// Thread 3 (optional): compress the plain tar into a blob file.
+struct Compressor {
+  ChunkQueue queue;
+  std::thread thread;
+  std::exception_ptr error;
+
+  void start(const Recompress& how, UnpackResult& result) {
+    thread = std::thread([this, how, &result] {
+      try {
+        Sha256 hash;
+        auto encoder = Encoder::create(how.compression, -1);
+        auto sink = [&](std::string_view bytes) {
+          if (bytes.empty()) return;
+          hash.update(bytes);
+          result.recompressed_size += bytes.size();
+          sys::write_all(how.fd, bytes, "compressed layer blob");
+        };
+        std::string chunk;
+        while (queue.pop(chunk)) encoder->feed(chunk, sink);
+        encoder->finish(sink);
+        result.recompressed_digest = hash.oci_digest();
+        result.recompressed = true;
+      } catch (...) {
+        error = std::current_exception();
+        queue.fail(error);
+      }
+    });
+  }
+  void stop(bool ok) {
+    if (!thread.joinable()) return;
+    if (ok) queue.close(); else queue.fail(std::make_exception_ptr(Error("unpack stopped")));
+    thread.join();
+  }
+};
+
 // Thread 1: read the blob, hash it, decompress, hash the tar, hand chunks to the queue.
-void produce(int fd, ChunkQueue& queue, UnpackResult& result) {
+void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& recompress,
+             Compressor& compressor) {
   Sha256 blob_hash;
   Sha256 tar_hash;
   std::unique_ptr<Decoder> decoder;
   std::string buffer(1 << 20, '\0');
+  bool tee = false;
   auto sink = [&](std::string_view plain) {
     if (plain.empty()) return;
     tar_hash.update(plain);
+    if (tee && !compressor.queue.push(std::string(plain)))
+      std::rethrow_exception(compressor.error);
     if (!queue.push(std::string(plain))) throw Error("layer tar: extraction stopped");
   };
   for (;;) {
@@ -394,6 +433,8 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result) {
       result.compression =
           detect_compression(reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size());
       decoder = Decoder::create(result.compression);
+      tee = recompress.fd >= 0 && result.compression == Compression::none;
+      if (tee) compressor.start(recompress, result);
     }
     blob_hash.update(chunk);
     result.size += chunk.size();
@@ -433,16 +474,21 @@ void consume(ChunkQueue& queue, Extractor& extractor) {
 
 }  // namespace
 
-UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits& limits) {
+UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits& limits,
+                          const Recompress& recompress) {
   UnpackResult result;
   ChunkQueue queue;
+  Compressor compressor;
   std::exception_ptr producer_error;
   std::thread producer([&] {
     try {
-      produce(fd, queue, result);
+      produce(fd, queue, result, recompress, compressor);
       queue.close();
+      compressor.stop(true);
+      if (compressor.error) std::rethrow_exception(compressor.error);
     } catch (...) {
       producer_error = std::current_exception();
+      compressor.stop(false);
       queue.fail(producer_error);
     }
   });

@@ -20,6 +20,13 @@ struct UnpackLimits {
   std::uint64_t max_unpacked_bytes = 64ull << 30;  // a decompression bomb stops here
 };
 
+// When the input is an uncompressed tar, also write a compressed copy of exactly those
+// bytes (so the diff_id stays the same) to `fd`, on a third thread.
+struct Recompress {
+  int fd = -1;
+  Compression compression = Compression::gzip;
+};
+
 struct UnpackResult {
   Compression compression = Compression::none;
   std::string digest;       // "sha256:…" of the bytes read (the blob digest)
@@ -28,6 +35,9 @@ struct UnpackResult {
   std::uint64_t unpacked_bytes = 0;
   std::size_t entries = 0;
   std::vector<std::string> warnings;  // e.g. dropped reserved xattrs
+  bool recompressed = false;           // a compressed copy was written
+  std::string recompressed_digest;
+  std::uint64_t recompressed_size = 0;
 };
 
 // Reads a layer tar (compression detected by content) from `fd` until EOF and writes it
@@ -37,7 +47,8 @@ struct UnpackResult {
 // that change an entry's type, bad whiteouts, corrupt or truncated streams, and layers
 // larger than the limit. On error the partial directory is left for the caller to
 // remove. Decompression and extraction run on two threads.
-UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits& limits = {});
+UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits& limits = {},
+                          const Recompress& recompress = {});
 
 struct PackOptions {
   Compression compression = Compression::gzip;

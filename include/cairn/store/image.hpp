@@ -1,0 +1,58 @@
+// Images in and out of the store: `docker import`-style root filesystems, archives from
+// `docker save` / OCI tools (load), archives for docker, podman and skopeo (save), and the
+// JSON that inspect and history show.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/store/layer_tar.hpp"
+#include "cairn/store/store.hpp"
+
+namespace cairn::store {
+
+struct ImportOptions {
+  std::vector<std::string> names;  // references to tag the image with
+  std::string source = "-";        // for the history comment
+  // Applies --change instructions to the image config ("config" object of the JSON).
+  std::function<void(nlohmann::json& config)> apply_changes;
+  std::optional<std::int64_t> source_date_epoch;
+  UnpackLimits limits;
+};
+
+// A plain root-filesystem tarball (any compression) as a one-layer image.
+ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options);
+
+struct LoadReport {
+  std::vector<std::string> images;  // names loaded, or image IDs for unnamed ones
+  std::vector<std::string> warnings;
+};
+
+// A docker-archive (any docker version), an OCI archive, or the hybrid tar (optionally
+// gzip/zstd compressed as a whole). Nothing enters the store unless it verifies.
+LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits = {});
+
+enum class SaveFormat { hybrid, docker, oci };
+std::optional<SaveFormat> parse_save_format(std::string_view name);
+
+// Writes the images (names or IDs) as one tar archive to `out_fd`.
+void save_images(Store& store, const std::vector<std::string>& images, SaveFormat format,
+                 int out_fd);
+
+// docker-inspect-like JSON for one image.
+nlohmann::json inspect_image(const Store& store, const ImageEntry& image);
+
+// The image's config and manifest, parsed.
+nlohmann::json read_manifest(const Store& store, const ImageEntry& image);
+nlohmann::json read_config(const Store& store, const ImageEntry& image);
+
+// RFC 3339 UTC ("2024-05-01T12:00:00Z") for a Unix time.
+std::string rfc3339(std::int64_t unix_seconds);
+// Parses RFC 3339 (seconds precision is kept); nullopt when malformed.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+
+}  // namespace cairn::store
