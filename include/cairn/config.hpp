@@ -1,6 +1,7 @@
 // cairn.toml: the user's and the system's settings, merged with command-line flags.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -15,6 +16,7 @@ struct Config {
   std::filesystem::path storage_root;  // storage.root
   LogLevel log_level = LogLevel::warn;  // log.level
   bool timings = false;                 // log.timings
+  std::uint64_t max_layer_size = 64ull << 30;  // storage.max_layer_size (bytes unpacked)
 
   // Where each setting came from ("default", a file path, or "flag"), for `cairn config`.
   std::map<std::string, std::string> origin;

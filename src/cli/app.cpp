@@ -91,8 +91,10 @@ int run(int argc, char** argv) {
   GlobalOptions globals;
   add_global_options(app, globals);
   auto help_topic = std::make_shared<std::string>();
-  std::vector<Command> commands = {register_parse(app), register_config(app),
-                                   register_help(app, help_topic), register_version(app)};
+  std::vector<Command> commands = {register_parse(app), register_config(app)};
+  for (auto& c : register_image_commands(app)) commands.push_back(std::move(c));
+  commands.push_back(register_help(app, help_topic));
+  commands.push_back(register_version(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -33,6 +33,7 @@ struct Command {
 
 Command register_parse(CLI::App& root);
 Command register_config(CLI::App& root);
+std::vector<Command> register_image_commands(CLI::App& root);
 
 int run(int argc, char** argv);
 

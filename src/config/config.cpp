@@ -55,6 +55,13 @@ const std::vector<KeySpec>& known_keys() {
          if (value.empty()) throw Error(where + ": storage.root must not be empty");
          c.storage_root = expand_home(value, home);
        }},
+      {"storage.max_layer_size", toml::node_type::integer, "bytes one layer may unpack to",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         const std::int64_t value = *n.value<std::int64_t>();
+         if (value <= 0) throw Error(where + ": storage.max_layer_size must be positive");
+         c.max_layer_size = static_cast<std::uint64_t>(value);
+       }},
       {"log.level", toml::node_type::string, "error|warn|info|debug|trace",
        [](Config& c, const toml::node& n, const std::string& where,
           const std::optional<std::string>&) {
@@ -229,6 +236,8 @@ std::string render_config(const Config& config) {
   out += "[storage]\n";
   out += fmt::format("root = {}  # {}\n", toml_quote(config.storage_root.string()),
                      origin("storage.root"));
+  out += fmt::format("max_layer_size = {}  # {}\n", config.max_layer_size,
+                     origin("storage.max_layer_size"));
   out += "\n[log]\n";
   out += fmt::format("level = \"{}\"  # {}\n", log_level_name(config.log_level),
                      origin("log.level"));
