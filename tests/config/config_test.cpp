@@ -369,6 +369,7 @@ TEST_F(ConfigTest, RenderShowsEveryValueWithItsOrigin) {
             "root = \"/srv/cairn\"  # " +
                 home_user_file().string() +
                 "\n"
+                "max_layer_size = 68719476736  # default\n"
                 "\n[log]\n"
                 "level = \"debug\"  # flag --log-level\n"
                 "timings = false  # default\n");

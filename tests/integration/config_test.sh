@@ -91,6 +91,7 @@ write() {
 cat >"$tmp/defaults.expected" <<EXPECTED
 [storage]
 root = "$XDG_DATA_HOME/cairn"  # default
+max_layer_size = 68719476736  # default
 
 [log]
 level = "warn"  # default
