@@ -2,12 +2,17 @@
 # Installs what cairn needs to build and test on Debian 12, as root or through sudo.
 set -euo pipefail
 
+# tools/install-deps.sh [--test]: build dependencies; with --test also what the test
+# suite drives (image tools for interoperability checks, fixture makers).
 packages=(
   g++ meson ninja-build pkg-config git ca-certificates python3
   libfuse3-dev fuse3 libseccomp-dev libarchive-dev libssl-dev zlib1g-dev libzstd-dev
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
 )
+if [ "${1:-}" = "--test" ]; then
+  packages+=(busybox-static debootstrap zstd skopeo umoci podman runc uidmap fuse-overlayfs)
+fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

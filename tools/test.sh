@@ -6,7 +6,7 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-"$src/tools/install-deps.sh"
+"$src/tools/install-deps.sh" --test
 
 conformance=""
 if [ -d "$src/../shared/conformance" ]; then
@@ -16,6 +16,11 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
   user=${CAIRN_TEST_USER:-cairn-ci}
   id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  # A subordinate id range, so that rootless podman (an interoperability check) can run.
+  grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >> /etc/subuid
+  grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >> /etc/subgid
+  # Fixtures that need root (debootstrap) are made now and cached between runs.
+  fixtures=$("$src/tools/make-test-images.sh" busybox debian | tr '\n' ' ')
   home=$(getent passwd "$user" | cut -d: -f6)
   work="$home/cairn-test"
   echo "test.sh: running as root; building and testing as unprivileged user '$user' in $work"
@@ -25,12 +30,18 @@ if [ "$(id -u)" -eq 0 ]; then
   (cd "$src" && tar --exclude='./build*' -cf - .) | (mkdir -p "$work/cairn" && tar -C "$work/cairn" -xf -)
   if [ -n "$conformance" ]; then cp -a "$conformance" "$work/shared/conformance"; fi
   chown -R "$user:" "$work"
+  # shellcheck disable=SC2086
   exec runuser -u "$user" -- env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$home" \
-    CI="${CI:-}" MESON_TEST_ARGS="${MESON_TEST_ARGS:-}" bash "$work/cairn/tools/test.sh"
+    CI="${CI:-}" MESON_TEST_ARGS="${MESON_TEST_ARGS:-}" $fixtures bash "$work/cairn/tools/test.sh"
 fi
 
 build=${BUILD_DIR:-$src/build}
 echo "test.sh: building in $build as $(id -un) (uid $(id -u))"
+# Fixtures: what the root phase made, else what an unprivileged user can make.
+if [ -z "${CAIRN_BUSYBOX_TAR:-}" ]; then
+  eval "$(CAIRN_TEST_CACHE=${CAIRN_TEST_CACHE:-$HOME/.cache/cairn-test} "$src/tools/make-test-images.sh" busybox debian | sed 's/^/export /')"
+fi
+export CAIRN_ROOTFS_TARS="${CAIRN_BUSYBOX_TAR:-}${CAIRN_DEBIAN_TAR:+:$CAIRN_DEBIAN_TAR}"
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" ${conformance:+-Dconformance_dir="$conformance"}
 fi
