@@ -11,7 +11,8 @@ packages=(
   libgtest-dev libgmock-dev
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(busybox-static debootstrap zstd skopeo umoci podman runc uidmap fuse-overlayfs)
+  packages+=(busybox-static debootstrap zstd skopeo umoci podman runc uidmap fuse-overlayfs
+             python3-jsonschema time hyperfine)
 fi
 
 as_root() {
