@@ -10,9 +10,18 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
 )
-if [ "${1:-}" = "--test" ]; then
+check_only=false
+with_test=false
+for arg in "$@"; do
+  case "$arg" in
+    --check-only) check_only=true ;;
+    --test) with_test=true ;;
+    *) echo "usage: $0 [--test] [--check-only]" >&2; exit 2 ;;
+  esac
+done
+if $with_test; then
   packages+=(busybox-static debootstrap zstd skopeo umoci podman runc uidmap fuse-overlayfs
-             python3-jsonschema time hyperfine)
+             python3-jsonschema time hyperfine docker.io)
 fi
 
 as_root() {
@@ -26,6 +35,10 @@ done
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
+fi
+if $check_only; then
+  echo "install-deps: missing ${missing[*]} (run tools/install-deps.sh as root or with sudo)" >&2
+  exit 1
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds cairn and runs the whole test suite (unit, conformance,
-# integration). Run as root, it creates the unprivileged user "cairn-ci" and runs the build
-# and the tests as that user, because cairn's point is to work without root.
+# integration). Run as root, it creates the unprivileged user "cairn-ci", builds and runs
+# the suite as that user (cairn's point is to work without root), then runs the few
+# root-only interoperability tests (a private docker daemon) against that build.
 # Usage: tools/test.sh   (environment: BUILD_DIR, CAIRN_TEST_USER, MESON_TEST_ARGS)
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-"$src/tools/install-deps.sh" --test
+
+# The closing line, counted from meson's logs: "N passed, N failed, N skipped".
+summary() {
+  python3 - "$@" <<'PY'
+import json, sys
+counts = {"OK": 0, "FAIL": 0, "SKIP": 0}
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).readlines()
+    except OSError:
+        continue
+    for line in lines:
+        result = json.loads(line).get("result", "")
+        key = "OK" if result in ("OK", "EXPECTEDFAIL") else "SKIP" if result == "SKIP" else "FAIL"
+        counts[key] += 1
+print(f"{counts['OK']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+PY
+}
 
 conformance=""
 if [ -d "$src/../shared/conformance" ]; then
   conformance=$(cd "$src/../shared/conformance" && pwd)
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
+if [ "$(id -u)" -eq 0 ] && [ -z "${CAIRN_TEST_AS_USER:-}" ]; then
+  "$src/tools/install-deps.sh" --test
   user=${CAIRN_TEST_USER:-cairn-ci}
   id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
   # A subordinate id range, so that rootless podman (an interoperability check) can run.
@@ -30,11 +49,22 @@ if [ "$(id -u)" -eq 0 ]; then
   (cd "$src" && tar --exclude='./build*' -cf - .) | (mkdir -p "$work/cairn" && tar -C "$work/cairn" -xf -)
   if [ -n "$conformance" ]; then cp -a "$conformance" "$work/shared/conformance"; fi
   chown -R "$user:" "$work"
+  status=0
   # shellcheck disable=SC2086
-  exec runuser -u "$user" -- env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$home" \
-    CI="${CI:-}" MESON_TEST_ARGS="${MESON_TEST_ARGS:-}" $fixtures bash "$work/cairn/tools/test.sh"
+  runuser -u "$user" -- env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$home" \
+    CI="${CI:-}" MESON_TEST_ARGS="${MESON_TEST_ARGS:-}" CAIRN_TEST_AS_USER=1 $fixtures \
+    bash "$work/cairn/tools/test.sh" || status=$?
+  build="$work/cairn/build"
+  echo "test.sh: root phase (tests that need root) against $build"
+  # shellcheck disable=SC2086
+  env $fixtures meson test -C "$build" --no-rebuild --suite root --logbase root-testlog \
+    --print-errorlogs || status=1
+  echo
+  summary "$build/meson-logs/testlog.json" "$build/meson-logs/root-testlog.json"
+  exit $status
 fi
 
+"$src/tools/install-deps.sh" --test ${CAIRN_TEST_AS_USER:+--check-only}
 build=${BUILD_DIR:-$src/build}
 echo "test.sh: building in $build as $(id -un) (uid $(id -u))"
 # Fixtures: what the root phase made, else what an unprivileged user can make.
@@ -49,14 +79,6 @@ ninja -C "$build"
 status=0
 # shellcheck disable=SC2086
 meson test -C "$build" --print-errorlogs ${MESON_TEST_ARGS:-} || status=$?
-# A plain closing line, counted from meson's own log.
-python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, sys
-counts = {"OK": 0, "FAIL": 0, "SKIP": 0}
-for line in open(sys.argv[1]):
-    result = json.loads(line).get("result", "")
-    key = "OK" if result in ("OK", "EXPECTEDFAIL") else "SKIP" if result == "SKIP" else "FAIL"
-    counts[key] += 1
-print(f"{counts['OK']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
-PY
+echo
+summary "$build/meson-logs/testlog.json"
 exit $status
