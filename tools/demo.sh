@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build cairn, and run it on the example Dockerfile.
+# The main job: install dependencies, build cairn, and show what it does today on the
+# example Dockerfile and on a busybox base image made offline — all without root once the
+# packages are installed.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-"$src/tools/install-deps.sh"
+"$src/tools/install-deps.sh" --demo
 build=${BUILD_DIR:-$src/build}
 [ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=false
 ninja -C "$build" src/cairn
 cairn="$build/src/cairn"
 example="$src/examples/busybox/Dockerfile"
+work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+store="$work/store"
+
 echo "== cairn parse -f $example"
 "$cairn" parse -f "$example"
+echo
 echo "== cairn parse --target app --build-arg GREETING=hello -f $example"
 "$cairn" parse --target app --build-arg GREETING=hello -f "$example"
+echo
+echo "== a busybox base image, made offline from Debian's busybox-static"
+"$src/tools/make-busybox-tar.sh" "$work/busybox.tar"
+"$cairn" --root "$store" import "$work/busybox.tar" busybox:latest -c 'CMD ["sh"]'
+"$cairn" --root "$store" images
+"$cairn" --root "$store" save -o "$work/busybox-image.tar" busybox:latest
+echo "saved $(stat -c %s "$work/busybox-image.tar") bytes (load it with docker load, podman load or skopeo):"
+tar -tvf "$work/busybox-image.tar"
+"$cairn" --root "$store" store verify

@@ -2,8 +2,9 @@
 # Installs what cairn needs to build and test on Debian 12, as root or through sudo.
 set -euo pipefail
 
-# tools/install-deps.sh [--test]: build dependencies; with --test also what the test
-# suite drives (image tools for interoperability checks, fixture makers).
+# tools/install-deps.sh [--test|--demo]: build dependencies; with --test also what the
+# test suite drives (image tools for interoperability checks, fixture makers); with
+# --demo what the demo needs (busybox-static).
 packages=(
   g++ meson ninja-build pkg-config git ca-certificates python3
   libfuse3-dev fuse3 libseccomp-dev libarchive-dev libssl-dev zlib1g-dev libzstd-dev
@@ -16,7 +17,8 @@ for arg in "$@"; do
   case "$arg" in
     --check-only) check_only=true ;;
     --test) with_test=true ;;
-    *) echo "usage: $0 [--test] [--check-only]" >&2; exit 2 ;;
+    --demo) packages+=(busybox-static) ;;
+    *) echo "usage: $0 [--test|--demo] [--check-only]" >&2; exit 2 ;;
   esac
 done
 if $with_test; then

@@ -129,6 +129,9 @@ int run(int argc, char** argv) {
   } catch (const Error& e) {
     fmt::print(stderr, "cairn: error: {}\n", e.what());
     return kFailure;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "cairn: error: {}\n", e.what());
+    return kFailure;
   } catch (const std::exception& e) {
     fmt::print(stderr, "cairn: internal error: {}\n", e.what());
     return kFailure;

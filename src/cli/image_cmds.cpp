@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <ctime>
 
 #include "app.hpp"
@@ -33,11 +34,16 @@ store::UnpackLimits limits_of(const Config& config) {
 std::optional<std::int64_t> source_date_epoch() {
   const char* value = std::getenv("SOURCE_DATE_EPOCH");
   if (!value || !*value) return std::nullopt;
+  std::size_t used = 0;
+  long long seconds = -1;
   try {
-    return std::stoll(value);
+    seconds = std::stoll(value, &used);
   } catch (const std::exception&) {
-    throw Error(std::string("SOURCE_DATE_EPOCH=\"") + value + "\" is not a number of seconds");
+    used = 0;
   }
+  if (used != std::strlen(value) || seconds < 0)
+    throw Error(std::string("SOURCE_DATE_EPOCH=\"") + value + "\" is not a number of seconds");
+  return seconds;
 }
 
 // "2 days ago", as docker prints ages.
@@ -72,11 +78,10 @@ store::ImageEntry resolve(const store::Store& s, const std::string& name) {
   return *image;
 }
 
-UniqueFd input_file(const std::string& path, const char* what) {
+UniqueFd input_file(const std::string& path, const char* what, const char* how) {
   if (path.empty() || path == "-") {
     if (::isatty(STDIN_FILENO))
-      throw Error(std::string(what) + ": standard input is a terminal")
-          .hint("give a file with -i FILE, or pipe the archive in");
+      throw Error(std::string(what) + ": standard input is a terminal").hint(how);
     return sys::dup(STDIN_FILENO);
   }
   return with_context(what, [&] { return sys::open(path, O_RDONLY); });
@@ -90,7 +95,7 @@ Command register_load(CLI::App& root) {
   return {app, [input](const Config& config) {
             ScopedTimer timer("load");
             store::Store s = open_store(config);
-            UniqueFd fd = input_file(*input, "load");
+            UniqueFd fd = input_file(*input, "load", "give the archive with -i FILE, or pipe it in");
             auto report = with_context("load " + (input->empty() ? std::string("-") : *input), [&] {
               return store::load_archive(s, fd.get(), limits_of(config));
             });
@@ -124,13 +129,14 @@ Command register_import(CLI::App& root) {
             store::ImportOptions options;
             if (!o->name.empty()) options.names = {o->name};
             options.source = o->file;
+            options.message = o->message;
             options.source_date_epoch = source_date_epoch();
             options.limits = limits_of(config);
             options.apply_changes = [o](json& c) { build::apply_changes(c, o->changes); };
             // Check the changes before reading a large tarball.
             json scratch = json::object();
             build::apply_changes(scratch, o->changes);
-            UniqueFd fd = input_file(o->file, "import");
+            UniqueFd fd = input_file(o->file, "import", "name the tarball, or pipe it in with -");
             auto image = with_context("import " + o->file, [&] { return store::import_rootfs(s, fd.get(), options); });
             fmt::print("{}\n", store::image_config_digest(s, image));
             return 0;
@@ -239,7 +245,8 @@ Command register_tag(CLI::App& root) {
             store::Store s = open_store(config);
             const auto image = resolve(s, (*args)[0]);
             try {
-              (void)store::parse_reference((*args)[1]);
+              if (store::parse_reference((*args)[1]).digest)
+                throw Error("tag: \"" + (*args)[1] + "\": a tag cannot hold a digest (NAME[:TAG])");
             } catch (const std::invalid_argument& e) {
               throw Error("tag: \"" + (*args)[1] + "\": " + e.what());
             }

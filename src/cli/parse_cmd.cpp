@@ -167,7 +167,8 @@ int run_parse(const ParseOptions& options) {
   if (options.json) {
     nlohmann::json out = frontend::syntax_to_json(file);
     if (plan) out["build"] = stages_json(*plan);
-    fmt::print("{}\n", out.dump(2));
+    // Values may hold bytes that are not UTF-8; Go's encoder (BuildKit) writes U+FFFD.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
   std::fputs(frontend::dump(file).c_str(), stdout);

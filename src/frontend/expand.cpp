@@ -309,6 +309,15 @@ std::string remove_suffix(std::string_view value, const Glob& glob, bool longest
   return std::string(value);
 }
 
+// A Dockerfile of a few lines ("ENV a=$a$a$a$a" repeated, "${b//?/$b}") can otherwise grow
+// a value exponentially; no real build needs a word this large.
+constexpr std::size_t kMaxExpansion = 16u << 20;
+
+void check_growth(std::size_t size) {
+  if (size > kMaxExpansion)
+    throw ExpandError("the expansion is larger than 16 MiB (a variable that repeats itself?)", 0);
+}
+
 // ${V/p/r} and ${V//p/r}, as bash does them: at the leftmost position where the pattern
 // matches, replace the longest match. An empty pattern changes nothing, and an empty
 // match only counts in an empty value (so "${EMPTY/*/x}" gives "x", as in bash).
@@ -332,6 +341,7 @@ std::string replace_matches(std::string_view value, const Glob& glob, std::strin
       ++start;
       continue;
     }
+    check_growth(result.size() + (text.offsets[start] - copied) + replacement.size());
     result.append(value.substr(copied, text.offsets[start] - copied)).append(replacement);
     start += length;
     copied = text.offsets[start];
@@ -355,17 +365,23 @@ class Sink {
 
 class TextSink final : public Sink {
  public:
-  void unquoted(std::string_view text) override { text_.append(text); }
-  void quoted(std::string_view text) override { text_.append(text); }
+  void unquoted(std::string_view text) override { append(text); }
+  void quoted(std::string_view text) override { append(text); }
   std::string take() { return std::move(text_); }
 
  private:
+  void append(std::string_view text) {
+    check_growth(text_.size() + text.size());
+    text_.append(text);
+  }
   std::string text_;
 };
 
 class WordsSink final : public Sink {
  public:
   void unquoted(std::string_view text) override {
+    total_ += text.size();
+    check_growth(total_);
     for (std::size_t pos = 0; pos < text.size();) {
       const std::size_t length = sequence_length(text, pos);
       if (is_space(decode(text, pos, length))) {
@@ -376,7 +392,11 @@ class WordsSink final : public Sink {
       pos += length;
     }
   }
-  void quoted(std::string_view text) override { word_.append(text); }
+  void quoted(std::string_view text) override {
+    total_ += text.size();
+    check_growth(total_);
+    word_.append(text);
+  }
 
   std::vector<std::string> take() {
     end_word();
@@ -392,14 +412,19 @@ class WordsSink final : public Sink {
 
   std::string word_;
   std::vector<std::string> words_;
+  std::size_t total_ = 0;
 };
 
 // Builds glob syntax: quoted text is escaped so that "${V#'*'}" removes a literal star,
 // as in bash, while an unquoted $P whose value holds "*" or "\*" acts as a pattern.
 class PatternSink final : public Sink {
  public:
-  void unquoted(std::string_view text) override { pattern_.append(text); }
+  void unquoted(std::string_view text) override {
+    check_growth(pattern_.size() + text.size());
+    pattern_.append(text);
+  }
   void quoted(std::string_view text) override {
+    check_growth(pattern_.size() + 2 * text.size());
     for (char c : text) {
       if (std::string_view("\\*?[]-!^").find(c) != std::string_view::npos) pattern_ += '\\';
       pattern_ += c;

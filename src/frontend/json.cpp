@@ -94,7 +94,8 @@ nlohmann::json syntax_to_json(const Dockerfile& file) {
   if (file.directives.check) directives["check"] = text(*file.directives.check);
   out["directives"] = std::move(directives);
   nlohmann::json warnings = nlohmann::json::array();
-  for (const auto& w : file.warnings) warnings.push_back({{"line", w.line}, {"message", text(w.message)}});
+  for (const auto& w : file.warnings)
+    warnings.push_back({{"line", w.line}, {"message", text(w.message)}});
   out["warnings"] = std::move(warnings);
   nlohmann::json nodes = nlohmann::json::array();
   for (const auto& node : file.nodes) nodes.push_back(node_to_json(node));

@@ -105,6 +105,13 @@ PruneReport Store::prune() {
   FileLock exclusive = FileLock::acquire(lock_path, FileLock::Mode::exclusive);
   PruneReport report;
   const Reachable r = reachable_from_images(*this);
+  if (!r.problems.empty()) {
+    exclusive.convert(FileLock::Mode::shared);
+    gc_lock_ = std::move(exclusive);
+    // What a damaged image references cannot be known: deleting could lose its data.
+    throw Error("prune: the store has damaged images (" + r.problems.front() + ")")
+        .hint("run `cairn store verify`, then remove or reload the damaged images");
+  }
   for (const auto& entry : fs::directory_iterator(root_ / "blobs/sha256")) {
     if (r.blobs.count(entry.path().filename().string())) continue;
     report.bytes_freed += entry.file_size();

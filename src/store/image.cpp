@@ -103,7 +103,13 @@ ImageEntry commit_image(Store& store, const std::string& config_bytes,
 }
 
 ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options) {
-  for (const auto& name : options.names) (void)parse_reference(name);  // fail before work
+  for (const auto& name : options.names) {  // fail before any work
+    try {
+      (void)parse_reference(name);
+    } catch (const std::invalid_argument& e) {
+      throw Error("import: image name \"" + name + "\": " + e.what());
+    }
+  }
   TempDir temp = store.make_temp("import");
   const layer::LayerDir dir{temp.path() / "layer"};
   const fs::path blob = temp.path() / "blob";
@@ -135,7 +141,8 @@ ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options) {
                  {"rootfs", {{"type", "layers"}, {"diff_ids", {layer.diff_id}}}},
                  {"history",
                   {{{"created", created}, {"created_by", "cairn import " + options.source},
-                    {"comment", "Imported from " + options.source}}}}};
+                    {"comment", options.message.empty() ? "Imported from " + options.source
+                                                        : options.message}}}}};
   if (options.apply_changes) options.apply_changes(config["config"]);
   return commit_image(store, config.dump(), {layer}, options.names);
 }

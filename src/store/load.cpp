@@ -274,7 +274,11 @@ void load_oci_manifest(ArchiveLoader& loader, Store& store, const json& descript
   store.put_blob(config_bytes);
   store.put_blob(manifest_bytes);
   const auto names = names_from(descriptor, docker_manifests, config_digest);
-  store.add_image(digest, static_cast<std::int64_t>(manifest_bytes.size()), names);
+  // The manifest is kept byte for byte, so its descriptors must keep its media type.
+  const std::string media_type = manifest.value("mediaType", descriptor.value("mediaType", std::string(kOciManifest)));
+  if (media_type != kOciManifest && media_type != kDockerManifest)
+    throw Error("load: manifest " + digest + " has media type \"" + media_type + "\"");
+  store.add_image(digest, static_cast<std::int64_t>(manifest_bytes.size()), names, media_type);
   report.images.push_back(display(names, config_digest));
 }
 
@@ -306,12 +310,26 @@ void load_oci(ArchiveLoader& loader, Store& store, const json& docker_manifests,
   }
 }
 
+LoadReport load_extracted(Store& store, const fs::path& root, TempDir& temp,
+                          const UnpackLimits& limits);
+
 }  // namespace
 
 LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits) {
   TempDir temp = store.make_temp("load");
   const fs::path root = temp.path() / "archive";
   extract_archive(fd, root);
+  try {
+    return load_extracted(store, root, temp, limits);
+  } catch (const json::exception& e) {
+    throw Error(std::string("load: a manifest or config does not have the expected shape: ") +
+                e.what());
+  }
+}
+
+namespace {
+LoadReport load_extracted(Store& store, const fs::path& root, TempDir& temp,
+                          const UnpackLimits& limits) {
   ArchiveLoader loader(store, root, temp, limits);
   LoadReport report;
   const bool has_index = fs::exists(root / "index.json") && fs::exists(root / "oci-layout");
@@ -329,5 +347,6 @@ LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits) {
   }
   return report;
 }
+}  // namespace
 
 }  // namespace cairn::store

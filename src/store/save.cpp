@@ -129,7 +129,7 @@ void write_oci_part(TarWriter& tar, Store& store, const std::vector<Selected>& i
   tar.file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   json manifests = json::array();
   for (const auto& s : images) {
-    json base = {{"mediaType", kOciManifest}, {"digest", s.image.manifest_digest},
+    json base = {{"mediaType", s.image.media_type}, {"digest", s.image.manifest_digest},
                  {"size", s.image.manifest_size}};
     if (s.names.empty()) manifests.push_back(base);
     for (const auto& name : s.names) {

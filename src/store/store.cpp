@@ -59,8 +59,8 @@ std::vector<std::string> names_of(const json& descriptor) {
   return names;
 }
 
-json descriptor_for(const std::string& digest, std::int64_t size, const std::string* name) {
-  json d = {{"mediaType", kOciManifest}, {"digest", digest}, {"size", size}};
+json descriptor_for(const ImageEntry& e, const std::string* name) {
+  json d = {{"mediaType", e.media_type}, {"digest", e.manifest_digest}, {"size", e.manifest_size}};
   if (name)
     d["annotations"] = {{std::string(kAnnotationRefName), *name},
                         {std::string(kAnnotationContainerdName), *name}};
@@ -192,7 +192,8 @@ std::vector<ImageEntry> Store::images() const {
     auto it = std::find_if(out.begin(), out.end(),
                            [&](const ImageEntry& e) { return e.manifest_digest == digest; });
     if (it == out.end()) {
-      out.push_back({digest, d.at("size").get<std::int64_t>(), {}});
+      out.push_back({digest, d.at("size").get<std::int64_t>(), {},
+                     d.value("mediaType", std::string(kOciManifest))});
       it = out.end() - 1;
     }
     for (auto& name : names_of(d)) it->names.push_back(std::move(name));
@@ -208,16 +209,15 @@ void Store::update_index(Change&& change) {
   change(entries);
   json manifests = json::array();
   for (const auto& e : entries) {
-    if (e.names.empty()) manifests.push_back(descriptor_for(e.manifest_digest, e.manifest_size, nullptr));
-    for (const auto& name : e.names)
-      manifests.push_back(descriptor_for(e.manifest_digest, e.manifest_size, &name));
+    if (e.names.empty()) manifests.push_back(descriptor_for(e, nullptr));
+    for (const auto& name : e.names) manifests.push_back(descriptor_for(e, &name));
   }
   const json index = {{"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", manifests}};
   sys::write_file_atomic((root_ / "index.json").string(), index.dump(), 0644);
 }
 
 void Store::add_image(const std::string& manifest_digest, std::int64_t size,
-                      const std::vector<std::string>& names) {
+                      const std::vector<std::string>& names, std::string_view media_type) {
   std::vector<std::string> full;
   for (const auto& n : names) full.push_back(normalized_name(n));
   update_index([&](std::vector<ImageEntry>& entries) {
@@ -229,7 +229,7 @@ void Store::add_image(const std::string& manifest_digest, std::int64_t size,
       return e.manifest_digest == manifest_digest;
     });
     if (it == entries.end()) {
-      entries.push_back({manifest_digest, size, {}});
+      entries.push_back({manifest_digest, size, {}, std::string(media_type)});
       it = entries.end() - 1;
     }
     for (const auto& n : full)

@@ -371,6 +371,9 @@ la_ssize_t read_chunk(struct archive*, void* data, const void** buffer) {
   return static_cast<la_ssize_t>(state->current.size());
 }
 
+// Thrown in the producer when the consumer has already failed: not an error of its own.
+struct ConsumerStopped {};
+
 // Thread 3 (optional): compress the plain tar into a blob file.
 struct Compressor {
   ChunkQueue queue;
@@ -419,7 +422,7 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& 
     tar_hash.update(plain);
     if (tee && !compressor.queue.push(std::string(plain)))
       std::rethrow_exception(compressor.error);
-    if (!queue.push(std::string(plain))) throw Error("layer tar: extraction stopped");
+    if (!queue.push(std::string(plain))) throw ConsumerStopped{};
   };
   for (;;) {
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
@@ -486,6 +489,8 @@ UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits
       queue.close();
       compressor.stop(true);
       if (compressor.error) std::rethrow_exception(compressor.error);
+    } catch (const ConsumerStopped&) {
+      compressor.stop(false);  // the consumer's error is the one to report
     } catch (...) {
       producer_error = std::current_exception();
       compressor.stop(false);

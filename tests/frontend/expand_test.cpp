@@ -363,3 +363,20 @@ TEST(LookupIn, EmptyLookupMeansEverythingUnset) {
 
 }  // namespace
 }  // namespace cairn::frontend
+
+namespace cairn::frontend {
+namespace {
+
+TEST(ExpandLimits, ExponentialGrowthStopsWithAnError) {
+  std::string value(1 << 20, 'a');
+  const VarLookup lookup = lookup_in({{"A", value}});
+  EXPECT_THROW(Expander().word("$A$A$A$A$A$A$A$A$A$A$A$A$A$A$A$A$A", lookup), ExpandError);
+  EXPECT_THROW(Expander().words("$A $A $A $A $A $A $A $A $A $A $A $A $A $A $A $A $A", lookup),
+               ExpandError);
+  const VarLookup small = lookup_in({{"B", std::string(5000, 'b')}});
+  EXPECT_THROW(Expander().word("${B//?/$B}", small), ExpandError);
+  EXPECT_EQ(Expander().word("$A$A", lookup).size(), 2u << 20);  // large but sane is fine
+}
+
+}  // namespace
+}  // namespace cairn::frontend

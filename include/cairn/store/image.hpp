@@ -17,7 +17,8 @@ namespace cairn::store {
 
 struct ImportOptions {
   std::vector<std::string> names;  // references to tag the image with
-  std::string source = "-";        // for the history comment
+  std::string source = "-";        // what was imported, for the history
+  std::string message;             // history comment (default "Imported from SOURCE")
   // Applies --change instructions to the image config ("config" object of the JSON).
   std::function<void(nlohmann::json& config)> apply_changes;
   std::optional<std::int64_t> source_date_epoch;

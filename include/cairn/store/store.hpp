@@ -44,6 +44,8 @@ struct ImageEntry {
   std::string manifest_digest;
   std::int64_t manifest_size = 0;
   std::vector<std::string> names;  // full references, "docker.io/library/busybox:latest"
+  // OCI, or Docker schema 2 for a manifest loaded as such (kept byte for byte).
+  std::string media_type = std::string(kOciManifest);
 };
 
 // A scratch directory under ROOT/cairn/tmp, removed when dropped unless released.
@@ -103,7 +105,8 @@ class Store {
   std::vector<ImageEntry> images() const;
   // Records a manifest, giving it `names` (taken away from any other image).
   void add_image(const std::string& manifest_digest, std::int64_t size,
-                 const std::vector<std::string>& names);
+                 const std::vector<std::string>& names,
+                 std::string_view media_type = kOciManifest);
   // Removes one name; the image stays (untagged) unless remove_untagged.
   bool remove_name(const std::string& name);
   void remove_image(const std::string& manifest_digest);

@@ -1,0 +1,2 @@
+FROM a
+HEALTHCHECK --interval=.. CMD x
