@@ -96,11 +96,13 @@ Command register_load(CLI::App& root) {
             ScopedTimer timer("load");
             store::Store s = open_store(config);
             UniqueFd fd = input_file(*input, "load", "give the archive with -i FILE, or pipe it in");
-            auto report = with_context("load " + (input->empty() ? std::string("-") : *input), [&] {
-              return store::load_archive(s, fd.get(), limits_of(config));
-            });
-            for (const auto& image : report.images)
+            auto print = [](const std::string& image) {
               fmt::print("{}: {}\n", image.rfind("sha256:", 0) == 0 ? "Loaded image ID" : "Loaded image", image);
+              std::fflush(stdout);
+            };
+            with_context("load " + (input->empty() ? std::string("-") : *input), [&] {
+              return store::load_archive(s, fd.get(), limits_of(config), print);
+            });
             return 0;
           }};
 }

@@ -224,7 +224,7 @@ void load_docker(ArchiveLoader& loader, Store& store, LoadReport& report) {
     std::vector<std::string> names = m.value("RepoTags", std::vector<std::string>{});
     // The config keeps its exact bytes, so the image ID is the one docker shows.
     commit_image(store, config_bytes, blobs, names);
-    report.images.push_back(display(names, "sha256:" + sha256_hex(config_bytes)));
+    report.loaded(display(names, "sha256:" + sha256_hex(config_bytes)));
   }
 }
 
@@ -279,7 +279,7 @@ void load_oci_manifest(ArchiveLoader& loader, Store& store, const json& descript
   if (media_type != kOciManifest && media_type != kDockerManifest)
     throw Error("load: manifest " + digest + " has media type \"" + media_type + "\"");
   store.add_image(digest, static_cast<std::int64_t>(manifest_bytes.size()), names, media_type);
-  report.images.push_back(display(names, config_digest));
+  report.loaded(display(names, config_digest));
 }
 
 const json* pick_platform(const json& index) {
@@ -311,16 +311,18 @@ void load_oci(ArchiveLoader& loader, Store& store, const json& docker_manifests,
 }
 
 LoadReport load_extracted(Store& store, const fs::path& root, TempDir& temp,
-                          const UnpackLimits& limits);
+                          const UnpackLimits& limits,
+                          const std::function<void(const std::string&)>& on_loaded);
 
 }  // namespace
 
-LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits) {
+LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits,
+                        const std::function<void(const std::string&)>& on_loaded) {
   TempDir temp = store.make_temp("load");
   const fs::path root = temp.path() / "archive";
   extract_archive(fd, root);
   try {
-    return load_extracted(store, root, temp, limits);
+    return load_extracted(store, root, temp, limits, on_loaded);
   } catch (const json::exception& e) {
     throw Error(std::string("load: a manifest or config does not have the expected shape: ") +
                 e.what());
@@ -329,9 +331,11 @@ LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits) {
 
 namespace {
 LoadReport load_extracted(Store& store, const fs::path& root, TempDir& temp,
-                          const UnpackLimits& limits) {
+                          const UnpackLimits& limits,
+                          const std::function<void(const std::string&)>& on_loaded) {
   ArchiveLoader loader(store, root, temp, limits);
   LoadReport report;
+  report.on_loaded = on_loaded;
   const bool has_index = fs::exists(root / "index.json") && fs::exists(root / "oci-layout");
   const bool has_docker = fs::exists(root / "manifest.json");
   json docker_manifests;

@@ -31,11 +31,19 @@ ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options);
 struct LoadReport {
   std::vector<std::string> images;  // names loaded, or image IDs for unnamed ones
   std::vector<std::string> warnings;
+  std::function<void(const std::string&)> on_loaded;
+  void loaded(const std::string& image) {
+    images.push_back(image);
+    if (on_loaded) on_loaded(image);
+  }
 };
 
 // A docker-archive (any docker version), an OCI archive, or the hybrid tar (optionally
 // gzip/zstd compressed as a whole). Nothing enters the store unless it verifies.
-LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits = {});
+// `on_loaded` is told each image as soon as it is in the store (its display name, or its
+// ID when it has no name), so a failure later in the archive does not hide it.
+LoadReport load_archive(Store& store, int fd, const UnpackLimits& limits = {},
+                        const std::function<void(const std::string&)>& on_loaded = {});
 
 enum class SaveFormat { hybrid, docker, oci };
 std::optional<SaveFormat> parse_save_format(std::string_view name);
