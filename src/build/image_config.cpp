@@ -44,13 +44,17 @@ long long millis_to_nanos(std::chrono::nanoseconds d) { return d.count(); }
 
 struct Applier {
   json& config;
-  const std::vector<std::string>& shell;
+  StageState& state;
 
-  void operator()(const CmdInstruction& v) { config["Cmd"] = command_json(v.command, shell); }
+  void operator()(const CmdInstruction& v) {
+    config["Cmd"] = command_json(v.command, state.shell);
+    state.cmd_set = true;
+  }
   void operator()(const EntrypointInstruction& v) {
-    config["Entrypoint"] = command_json(v.command, shell);
-    // docker: an ENTRYPOINT resets a CMD inherited from the base image.
-    config["Cmd"] = nullptr;
+    config["Entrypoint"] = command_json(v.command, state.shell);
+    // docker: an ENTRYPOINT resets a CMD inherited from the base image, not one that this
+    // stage set before it.
+    if (!state.cmd_set) config["Cmd"] = nullptr;
   }
   void operator()(const EnvInstruction& v) {
     for (const auto& kv : v.vars) set_env(config, kv.key, kv.value);
@@ -73,7 +77,10 @@ struct Applier {
     if (!dir.empty() && dir.front() != '/') dir = (current.empty() ? "/" : current + "/") + dir;
     config["WorkingDir"] = dir;
   }
-  void operator()(const ShellInstruction& v) { config["Shell"] = v.shell; }
+  void operator()(const ShellInstruction& v) {
+    config["Shell"] = v.shell;
+    state.shell = v.shell;
+  }
   void operator()(const MaintainerInstruction&) {}  // recorded in the image's author field
   void operator()(const HealthcheckInstruction& v) {
     json hc;
@@ -136,12 +143,12 @@ Instruction expanded(const Instruction& ins, const json& config) {
 
 }  // namespace
 
-void apply_to_config(json& config, const Instruction& instruction,
-                     const std::vector<std::string>& shell) {
-  std::visit(Applier{config, shell}, instruction.value);
+void apply_to_config(json& config, const Instruction& instruction, StageState& state) {
+  std::visit(Applier{config, state}, instruction.value);
 }
 
 void apply_changes(json& config, const std::vector<std::string>& changes) {
+  StageState state;
   for (const auto& change : changes) {
     try {
       Dockerfile file = parse_dockerfile(change, "--change");
@@ -150,7 +157,7 @@ void apply_changes(json& config, const std::vector<std::string>& changes) {
       if (!allowed_as_change(ins.keyword))
         throw Error(ins.keyword + " cannot be used with --change (CMD, ENTRYPOINT, ENV, EXPOSE, "
                                   "LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR)");
-      apply_to_config(config, expanded(ins, config), {"/bin/sh", "-c"});
+      apply_to_config(config, expanded(ins, config), state);
     } catch (Error& e) {
       e.context("--change '" + change + "'");
       throw;

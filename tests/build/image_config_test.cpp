@@ -33,6 +33,13 @@ TEST(ImportChanges, ShellFormUsesBinShAndEntrypointResetsCmd) {
   EXPECT_TRUE(config["Cmd"].is_null());
 }
 
+TEST(ImportChanges, CmdOfTheSameStageSurvivesEntrypoint) {
+  json config = {{"Cmd", {"inherited"}}};
+  apply_changes(config, {"CMD [\"--help\"]", "ENTRYPOINT [\"app\"]"});
+  EXPECT_EQ(config["Cmd"], json({"--help"}));
+  EXPECT_EQ(config["Entrypoint"], json({"app"}));
+}
+
 TEST(ImportChanges, RefusesOtherInstructionsAndBadInput) {
   json config = json::object();
   EXPECT_THROW(apply_changes(config, {"RUN echo"}), Error);
@@ -50,7 +57,8 @@ TEST(ImageConfig, HealthcheckInDockerShape) {
   json config = json::object();
   frontend::Dockerfile file = frontend::parse_dockerfile(
       "HEALTHCHECK --interval=30s --retries=3 CMD curl -f http://localhost/\n", "Dockerfile");
-  apply_to_config(config, frontend::parse_instruction(file, file.nodes[0]), {"/bin/sh", "-c"});
+  StageState state;
+  apply_to_config(config, frontend::parse_instruction(file, file.nodes[0]), state);
   EXPECT_EQ(config["Healthcheck"]["Test"], json({"CMD-SHELL", "curl -f http://localhost/"}));
   EXPECT_EQ(config["Healthcheck"]["Interval"], 30000000000LL);
   EXPECT_EQ(config["Healthcheck"]["Retries"], 3);

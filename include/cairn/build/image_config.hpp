@@ -11,12 +11,17 @@
 
 namespace cairn::build {
 
+// What docker tracks while it applies one stage's instructions.
+struct StageState {
+  std::vector<std::string> shell = {"/bin/sh", "-c"};  // SHELL, for shell-form commands
+  bool cmd_set = false;  // a CMD of this stage survives a later ENTRYPOINT
+};
+
 // Applies one (expanded) instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,
-// STOPSIGNAL, USER, VOLUME, WORKDIR, SHELL, HEALTHCHECK, MAINTAINER. `shell` is the
-// stage's SHELL for shell-form commands. Throws std::invalid_argument for any other
-// instruction.
+// STOPSIGNAL, USER, VOLUME, WORKDIR, SHELL, HEALTHCHECK, MAINTAINER. Throws
+// std::invalid_argument for any other instruction.
 void apply_to_config(nlohmann::json& config, const frontend::Instruction& instruction,
-                     const std::vector<std::string>& shell);
+                     StageState& state);
 
 // `docker import --change` / `docker commit --change`: parses each line as one Dockerfile
 // instruction (only CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME,
