@@ -94,9 +94,11 @@ void write_all(int fd, std::string_view data, std::string_view what) {
 
 namespace {
 
-std::string temp_name_beside(const std::string& path) {
+std::string temp_name_for(const std::string& path, const std::string& temp_dir) {
   static thread_local std::mt19937_64 random{std::random_device{}()};
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000007);
+  std::string base = path;
+  if (!temp_dir.empty()) base = temp_dir + "/" + path.substr(path.rfind('/') + 1);
+  return base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000007);
 }
 
 std::string parent_dir(const std::string& path) {
@@ -107,8 +109,9 @@ std::string parent_dir(const std::string& path) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  const std::string temp = temp_name_beside(path);
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                       const std::string& temp_dir) {
+  const std::string temp = temp_name_for(path, temp_dir);
   try {
     UniqueFd fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, mode);
     write_all(fd.get(), data, temp);

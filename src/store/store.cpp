@@ -90,9 +90,10 @@ TempDir::~TempDir() {
 
 Store::Store(fs::path root) : root_(std::move(root)) {
   ensure_layout();
-  clean_stale_temp();
 }
 
+// Directories first; then the lock (which may clear stale temp files); then the layout
+// files, whose temp files live in tmp/ and so must not be written before the lock is held.
 void Store::ensure_layout() {
   std::error_code ec;
   fs::create_directories(root_ / "blobs/sha256", ec);
@@ -100,15 +101,18 @@ void Store::ensure_layout() {
       .hint("set storage.root in cairn.toml or --root to a writable directory");
   fs::create_directories(root_ / "cairn/layers");
   fs::create_directories(root_ / "cairn/tmp");
+  clean_stale_temp();
+  const std::string tmp = (root_ / "cairn/tmp").string();
+  if (fs::exists(root_ / "oci-layout") && fs::exists(root_ / "index.json")) return;
+  FileLock lock = FileLock::acquire((root_ / "cairn/index.lock").string(), FileLock::Mode::exclusive);
   if (!fs::exists(root_ / "oci-layout"))
-    sys::write_file_atomic((root_ / "oci-layout").string(), R"({"imageLayoutVersion":"1.0.0"})");
-  if (!fs::exists(root_ / "index.json")) {
-    FileLock lock = FileLock::acquire((root_ / "cairn/index.lock").string(), FileLock::Mode::exclusive);
-    if (!fs::exists(root_ / "index.json"))
-      sys::write_file_atomic((root_ / "index.json").string(),
-                             json{{"schemaVersion", 2}, {"mediaType", kOciIndex},
-                                  {"manifests", json::array()}}.dump());
-  }
+    sys::write_file_atomic((root_ / "oci-layout").string(), R"({"imageLayoutVersion":"1.0.0"})",
+                           0644, tmp);
+  if (!fs::exists(root_ / "index.json"))
+    sys::write_file_atomic((root_ / "index.json").string(),
+                           json{{"schemaVersion", 2}, {"mediaType", kOciIndex},
+                                {"manifests", json::array()}}.dump(),
+                           0644, tmp);
 }
 
 // Leftovers of killed processes may be removed only while no other process uses the store.
@@ -147,7 +151,8 @@ std::string Store::read_blob(std::string_view digest) const {
 std::string Store::put_blob(std::string_view data) {
   const std::string digest = "sha256:" + sha256_hex(data);
   const fs::path target = blob_path(digest);
-  if (!fs::exists(target)) sys::write_file_atomic(target.string(), data, 0644);
+  if (!fs::exists(target))
+    sys::write_file_atomic(target.string(), data, 0644, (root_ / "cairn/tmp").string());
   return digest;
 }
 
@@ -213,7 +218,8 @@ void Store::update_index(Change&& change) {
     for (const auto& name : e.names) manifests.push_back(descriptor_for(e, &name));
   }
   const json index = {{"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", manifests}};
-  sys::write_file_atomic((root_ / "index.json").string(), index.dump(), 0644);
+  sys::write_file_atomic((root_ / "index.json").string(), index.dump(), 0644,
+                         (root_ / "cairn/tmp").string());
 }
 
 void Store::add_image(const std::string& manifest_digest, std::int64_t size,

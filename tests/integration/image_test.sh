@@ -220,6 +220,9 @@ for name in sorted(entries):
 PY
 }
 
+# eval_layer_tar_member NAME: NAME is DIR/layer.tar and in the listing in $tmp/out.
+eval_layer_tar_member() { [[ "$1" == */layer.tar ]] && has_member "$1"; }
+
 # --- fixtures -----------------------------------------------------------------------
 bb_tar=${CAIRN_BUSYBOX_TAR:-}
 if [ -z "$bb_tar" ]; then
@@ -358,7 +361,7 @@ run images
 check "images exits 0" status_is 0
 check "images prints a header" out_matches '^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$'
 check "images lists the changed image with its short ID" \
-  out_matches "^cairnbb +changed +${changed_id:7:12} +(Less than a minute ago|[0-9]+ (second|minute)s? ago) +1\.[0-9]+MB$"
+  out_matches "^cairnbb +changed +${changed_id:7:12} +(Less than a minute ago|[0-9]+ minutes? ago) +[0-9.]+(kB|MB)$"
 check "images lists the plain image" out_matches "^cairnbb +plain +${plain_id:7:12} "
 check "images lists no removed image" out_lacks "stdin"
 run images --format json
@@ -367,7 +370,7 @@ check "images --format json lists the three images" json_true "len(j) == 3"
 check "images --format json shows name, repository, tag and ID" \
   json_true "any(r['Id'] == '$changed_id' and r['Repository'] == 'cairnbb' and r['Tag'] == 'changed' and r['Name'] == 'docker.io/library/cairnbb:changed' for r in j)"
 check "images --format json shows the size and the creation time" \
-  json_true "all(r['Size'] > 1000000 and r['Created'].endswith('Z') and r['CreatedUnix'] > 0 for r in j)"
+  json_true "all(r['Size'] > 100000 and r['Created'].endswith('Z') and r['CreatedUnix'] > 0 for r in j)"
 run images -q
 check "images -q prints the short IDs only" \
   same_files <(printf '%s\n' "${changed_id:7:12}" "${plain_id:7:12}" "${gz_id:7:12}" | sort) \
@@ -393,9 +396,9 @@ check "tag to an invalid name says why" err_has "must be lowercase"
 run history cairnbb:changed
 check "history exits 0" status_is 0
 check "history prints a header" out_matches '^CREATED +CREATED BY +SIZE +COMMENT$'
-check "history shows the import step" out_matches '  cairn import /'
+check "history shows the import step" out_matches '  cairn import [^ ]'
 check "history shows the -m message" out_has "imported for the test"
-check "history shows the layer size" out_matches ' 1\.[0-9]+MB '
+check "history shows the layer size" out_matches ' [0-9.]+(kB|MB) '
 
 # --- save -----------------------------------------------------------------------------
 for format in hybrid docker oci; do
@@ -413,8 +416,9 @@ check "the hybrid archive holds the config blob" has_member "blobs/sha256/${chan
 members "$tmp/save-docker.tar"
 check "the docker archive has manifest.json and the config as ID.json" \
   has_member manifest.json "${changed_id#sha256:}.json" repositories
-check "the docker archive has an uncompressed layer.tar per layer" \
-  has_member "${bb_sha#sha256:}/layer.tar"
+docker_layer=$(layer_of <(tar -xOf "$tmp/save-docker.tar" manifest.json))
+check "the docker archive has the layer manifest.json names, as DIR/layer.tar" \
+  eval_layer_tar_member "$docker_layer"
 check "the docker archive has no OCI index" lacks_member index.json
 members "$tmp/save-oci.tar"
 check "the oci archive has oci-layout, index.json and blobs" \
@@ -475,7 +479,7 @@ check "the busybox listing survives import (plain tar) and save" \
   same_files "$tmp/listing.orig" "$tmp/listing.plain"
 check "the listing compared is not empty (busybox, its applet links, /etc)" \
   listing_is_busybox "$tmp/listing.orig"
-tar -xOf "$tmp/save-docker.tar" "${bb_sha#sha256:}/layer.tar" >"$tmp/layer-docker.tar"
+tar -xOf "$tmp/save-docker.tar" "$docker_layer" >"$tmp/layer-docker.tar"
 check "the docker archive's layer.tar is the original tarball, byte for byte" \
   cmp -s "$bb_tar" "$tmp/layer-docker.tar"
 run save -o "$tmp/save-gz.tar" cairnbb:gz

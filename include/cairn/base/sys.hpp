@@ -30,7 +30,10 @@ std::string read_all(int fd, std::string_view what);
 std::string read_file(const std::string& path);
 // Writes all of `data`, retrying on EINTR and short writes.
 void write_all(int fd, std::string_view data, std::string_view what);
-// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Replaces `path` atomically: temp file, fsync, rename, fsync dir. The temp file goes into
+// `temp_dir` when given (same filesystem; a killed process then leaves nothing beside the
+// target), else beside `path`.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       const std::string& temp_dir = "");
 
 }  // namespace cairn::sys
