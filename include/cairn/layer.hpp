@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -29,8 +30,12 @@ struct EntryMeta {
   mode_t mode = 0;  // full st_mode: file type bits and permission bits incl. 07000
   dev_t rdev = 0;   // device nodes, which exist on disk only as empty placeholder files
   std::map<std::string, std::string> xattrs;  // raw values
-  bool whiteout = false;  // the path is deleted in this layer (no file on disk)
+  bool whiteout = false;  // the path is deleted in lower layers (no file on disk, unless
+                          // this layer also has a new entry of the same name)
   bool opaque = false;    // directory hides everything below it in lower layers
+  // mtimes of the ".wh." entries as the tar had them, so that a pack reproduces them.
+  std::int64_t whiteout_mtime = 0;
+  std::int64_t opaque_mtime = 0;
 
   bool is_device() const { return S_ISCHR(mode) || S_ISBLK(mode); }
   bool operator==(const EntryMeta&) const = default;

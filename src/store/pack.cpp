@@ -82,7 +82,7 @@ class Packer {
     for (const auto& name : names) {
       const std::string path = dir_path.empty() ? name : dir_path + "/" + name;
       if (name.rfind(".wh.", 0) == 0) {
-        whiteout_entry(dirfd, path);
+        whiteout_entry(dir_path, path);
         continue;
       }
       struct stat st;
@@ -144,13 +144,21 @@ class Packer {
     header(e.get(), path);
   }
 
-  void whiteout_entry(int dirfd, const std::string& path) {
+  // ".wh.NAME" and ".wh..wh..opq" get the mtime the layer tar gave them (0 when the
+  // overlay made them), never a time of this unpack, so packing is reproducible.
+  void whiteout_entry(const std::string& dir_path, const std::string& path) {
+    const std::string name = path.substr(path.rfind('/') + 1);
+    std::int64_t mtime = 0;
+    if (name == kOpaqueMarker) {
+      if (const layer::EntryMeta* m = record_.find(dir_path)) mtime = m->opaque_mtime;
+    } else {
+      const std::string hidden = (dir_path.empty() ? "" : dir_path + "/") + name.substr(4);
+      if (const layer::EntryMeta* m = record_.find(hidden)) mtime = m->whiteout_mtime;
+    }
     std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
-    struct stat dir;
-    ::fstat(dirfd, &dir);
     archive_entry_set_pathname(e.get(), path.c_str());
     archive_entry_set_mode(e.get(), S_IFREG | 0644);
-    archive_entry_set_mtime(e.get(), clamp(dir.st_mtim.tv_sec), 0);
+    archive_entry_set_mtime(e.get(), clamp(mtime), 0);
     archive_entry_set_size(e.get(), 0);
     ++result_.entries;
     header(e.get(), path);
@@ -219,10 +227,12 @@ PackResult pack_layer(const layer::LayerDir& dir, int out_fd, const PackOptions&
     }
   });
   try {
+    // The sink outlives the archive: archive_write_free flushes into it, also when an
+    // exception unwinds this scope.
+    TarSink sink{Sha256(), &queue};
     std::unique_ptr<archive, WriteFree> a(archive_write_new());
     archive_write_set_format_pax_restricted(a.get());
     archive_write_add_filter_none(a.get());
-    TarSink sink{Sha256(), &queue};
     if (archive_write_open(a.get(), &sink, nullptr, write_chunk, nullptr) != ARCHIVE_OK)
       throw Error(std::string("pack layer: ") + archive_error_string(a.get()));
     Packer(dir, options, a.get(), result).run();

@@ -80,7 +80,7 @@ class Extractor {
     if (!path) refuse("its path climbs out of the layer root with ..");
     ++result_.entries;
     auto [parent, base] = split_parent(*path);
-    if (base.rfind(kWhiteoutPrefix, 0) == 0) return whiteout(parent, base);
+    if (base.rfind(kWhiteoutPrefix, 0) == 0) return whiteout(parent, base, archive_entry_mtime(e));
     if (path->empty()) return root_entry(e);
     const int pfd = parent_fd(parent);
     if (const char* target = archive_entry_hardlink(e)) return hardlink(pfd, *path, base, target, e);
@@ -187,12 +187,17 @@ class Extractor {
                         !meta.xattrs.empty() ||
                         (type != S_IFLNK &&
                          (meta.mode & 07777) != host_permissions(meta.mode, directory));
-    if (needed) {
-      if (const layer::EntryMeta* old = record_.find(path); old && old->opaque) meta.opaque = true;
-      record_.set(path, std::move(meta));
-    } else if (const layer::EntryMeta* old = record_.find(path); old && !old->opaque) {
-      record_.erase(path);
+    // A whiteout or opaque marker met earlier in this layer still hides the lower layers:
+    // OCI applies a whiteout only to lower layers, so the entry replaces what is below.
+    const layer::EntryMeta* old = record_.find(path);
+    meta.opaque = old && old->opaque;
+    meta.whiteout = old && old->whiteout;
+    if (old) {
+      meta.opaque_mtime = old->opaque_mtime;
+      meta.whiteout_mtime = old->whiteout_mtime;
     }
+    if (needed || meta.opaque || meta.whiteout) record_.set(path, std::move(meta));
+    else if (old) record_.erase(path);
   }
 
   void read_xattrs(archive_entry* e, layer::EntryMeta& meta) {
@@ -326,7 +331,7 @@ class Extractor {
     (void)e;
   }
 
-  void whiteout(const std::string& parent, const std::string& base) {
+  void whiteout(const std::string& parent, const std::string& base, std::int64_t mtime) {
     if (!parent.empty()) (void)parent_fd(parent);  // the directory exists in this layer
     if (base == kOpaqueMarker) {
       layer::EntryMeta& meta = record_[parent];
@@ -337,15 +342,22 @@ class Extractor {
         meta.mode = S_IFDIR | (st.st_mode & 0777);
       }
       meta.opaque = true;
+      meta.opaque_mtime = mtime;
       return;
     }
     const std::string hidden = base.substr(kWhiteoutPrefix.size());
     if (hidden.empty() || hidden == "." || hidden == ".." || hidden.rfind(".wh.", 0) == 0)
       refuse("a whiteout must name one entry (\"" + base + "\" does not)");
     const std::string path = parent.empty() ? hidden : parent + "/" + hidden;
-    layer::EntryMeta meta;
+    // An entry of the same name earlier in this layer stays (the whiteout hides only the
+    // lower layers): keep its metadata, with its host mode when it had none recorded.
+    layer::EntryMeta& meta = record_[path];
+    struct stat st;
+    const int pfd = parent.empty() ? root_.get() : parent_fd(parent);
+    if (meta.mode == 0 && ::fstatat(pfd, hidden.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      meta.mode = (st.st_mode & S_IFMT) | (S_ISLNK(st.st_mode) ? 0777 : st.st_mode & 0777);
     meta.whiteout = true;
-    record_.set(path, meta);
+    meta.whiteout_mtime = mtime;
   }
 
   const UnpackLimits& limits_;

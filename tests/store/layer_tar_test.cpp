@@ -177,6 +177,25 @@ TEST_F(LayerTar, ReservedXattrsAreDroppedWithAWarning) {
   EXPECT_EQ(record.find("f")->xattrs.size(), 1u);
 }
 
+TEST_F(LayerTar, WhiteoutAndNewEntryOfTheSameNameInOneLayerRoundTrip) {
+  // OCI: a whiteout hides only lower layers, so ".wh.d" with a new "d/" replaces d.
+  for (bool whiteout_first : {true, false}) {
+    std::vector<TarEntry> entries = {{"d/", S_IFDIR | 0750, "", "", false, 5, 6},
+                                     {"d/new", S_IFREG | 0644, "n"}};
+    const TarEntry whiteout{".wh.d", S_IFREG | 0644};
+    entries.insert(whiteout_first ? entries.begin() : entries.end(), whiteout);
+    const std::string name = whiteout_first ? "first" : "last";
+    const std::string original = make_tar(entries);
+    unpack(original, name);
+    auto record = layer::Record::load(dir_ / name / "meta.jsonl");
+    ASSERT_NE(record.find("d"), nullptr) << name;
+    EXPECT_TRUE(record.find("d")->whiteout) << name;
+    EXPECT_EQ(record.find("d")->mode, S_IFDIR | 0750u) << name;
+    EXPECT_EQ(record.find("d")->uid, 5u) << name;
+    EXPECT_EQ(list_tar(pack(name, {Compression::none})), list_tar(original)) << name;
+  }
+}
+
 TEST_F(LayerTar, AbsoluteNamesAreTakenRelativeToTheRoot) {
   unpack(make_tar({{"/etc/", S_IFDIR | 0755}, {"/etc/hosts", S_IFREG | 0644, "h"}}));
   EXPECT_TRUE(fs::exists(dir_ / "layer/root/etc/hosts"));

@@ -56,7 +56,9 @@ struct DirEntry {
 class Stack {
  public:
   // lowers: top-most first (the order of an image's layers reversed); upper optional.
-  // Opens each layer root and loads each record once; throws Error naming the layer.
+  // Opens each layer root and loads each record once (the upper's too: whoever writes to
+  // the upper must keep this view current); throws Error naming the layer. The const
+  // members share no mutable state, so concurrent calls are safe.
   Stack(std::vector<layer::LayerDir> lowers, std::optional<layer::LayerDir> upper);
 
   // Resolves a path ("" = root, no leading '/', no "." or ".." components) with OCI
@@ -64,7 +66,9 @@ class Stack {
   // parent in a higher layer hides it; an opaque directory hides everything below its
   // layer; a non-directory hides directories of the same name below; a parent that is
   // not a directory where it wins (a symlink included: this never follows symlinks) makes
-  // the path not exist. Throws Error only on unexpected I/O errors (not ENOENT/ENOTDIR).
+  // the path not exist. A whiteout applies only to lower layers: a layer with both a
+  // whiteout and an entry for a path shows its entry and hides the lower ones (a recreated
+  // directory is therefore opaque). Throws Error only on unexpected I/O errors.
   std::optional<Resolved> lookup(std::string_view path) const;
 
   // The merged listing of a directory: each name once, from its top-most layer, without
