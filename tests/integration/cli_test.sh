@@ -4,6 +4,8 @@
 # assertion; exits 1 when any assertion failed.
 # Usage: CAIRN_BINARY=build/src/cairn tests/integration/cli_test.sh
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
 if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
@@ -19,9 +21,6 @@ export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
 mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
 cd "$tmp"
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn; its output lands in $tmp/out and $tmp/err, its exit status in
 # $status.
@@ -30,29 +29,7 @@ run() {
   "$cairn" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff"
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 40
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 40
-    fi
-  fi
-}
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_has() { grep -qF -e "$1" "$tmp/out"; }
 err_has() { grep -qF -e "$1" "$tmp/err"; }
 out_matches() { grep -qE -e "$1" "$tmp/out"; }
@@ -172,9 +149,4 @@ check "--timings lists the parse phase on stderr" err_matches '^parse +1 +[0-9]+
 check "--timings lists reading the Dockerfile on stderr" err_matches '^read Dockerfile +1 '
 check "--timings leaves stdout as it was" same_files "$tmp/parse.out" "$tmp/out"
 
-echo "1..$tests"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

@@ -5,6 +5,8 @@
 # assertion; exits 1 when any assertion failed.
 # Usage: CAIRN_BINARY=build/src/cairn tests/integration/config_test.sh
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
 if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
@@ -23,9 +25,6 @@ user_file="$XDG_CONFIG_HOME/cairn/cairn.toml"
 # The system file cannot be moved aside; checks that need its absence skip when it exists.
 system_file=/etc/cairn/cairn.toml
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn; its output lands in $tmp/out and $tmp/err, its exit status in
 # $status.
@@ -34,33 +33,7 @@ run() {
   "$cairn" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff"
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 40
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 40
-    fi
-  fi
-}
 
-# skip DESCRIPTION REASON: an assertion that cannot be made here.
-skip() {
-  tests=$((tests + 1))
-  echo "ok $tests - $1 # SKIP $2"
-}
 
 # check_without_system_file DESCRIPTION COMMAND...: check, unless /etc/cairn/cairn.toml
 # exists (it would change what cairn reads).
@@ -72,7 +45,6 @@ check_without_system_file() {
   fi
 }
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_has() { grep -qxF -e "$1" "$tmp/out"; }
 out_contains() { grep -qF -e "$1" "$tmp/out"; }
 out_lacks() { ! grep -qF -e "$1" "$tmp/out"; }
@@ -259,9 +231,4 @@ run --config "$tmp/a-directory" config
 check "a directory given as --config exits 1" status_is 1
 check "a directory given as --config is named in the error" err_has "$tmp/a-directory"
 
-echo "1..$tests"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

@@ -12,6 +12,8 @@
 # zstd input needs the zstd program (skipped without it).
 # Usage: CAIRN_BINARY=build/src/cairn tests/integration/hostile_test.sh
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
 if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
@@ -42,9 +44,6 @@ store="$tmp/store"
 in="$tmp/in"
 start_time=$(date +%s)
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn on the test's store; its output lands in $tmp/out and $tmp/err,
 # its exit status in $status.
@@ -60,35 +59,8 @@ run_in() {
   "$cairn" --root "$root" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff" | head -n 40
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 20
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 20
-    fi
-  fi
-}
 
-# skip DESCRIPTION REASON: an assertion that cannot be made here.
-skip() {
-  tests=$((tests + 1))
-  echo "ok $tests - $1 # SKIP $2"
-}
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_empty() { [ ! -s "$tmp/out" ]; }
 err_has() { grep -qF -e "$1" "$tmp/err"; }
 # said TEXT / said_matches REGEX: the message of the last refused input (see refused).
@@ -455,10 +427,5 @@ check "cairn's own layer tar has no absolute names" same_files /dev/null <(grep 
 run store verify
 check "store verify passes at the end" status_is 0
 
-echo "1..$tests"
 echo "# $(($(date +%s) - start_time)) s"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

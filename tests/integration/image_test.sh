@@ -12,6 +12,8 @@
 #           CAIRN_DEBIAN_TAR (a Debian minbase tarball; its checks skip when unset).
 # Usage: CAIRN_BINARY=build/src/cairn tests/integration/image_test.sh
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
@@ -51,9 +53,6 @@ cd "$tmp/work"
 store="$tmp/store"
 start_time=$(date +%s)
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn on the test's store; its output lands in $tmp/out and $tmp/err,
 # its exit status in $status.
@@ -74,33 +73,7 @@ tool() {
   "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff" | head -n 60
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 40
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 40
-    fi
-  fi
-}
 
-# skip DESCRIPTION REASON: an assertion that cannot be made here.
-skip() {
-  tests=$((tests + 1))
-  echo "ok $tests - $1 # SKIP $2"
-}
 
 # check_if REASON DESCRIPTION COMMAND...: check, or skip for REASON when REASON is not empty.
 check_if() {
@@ -109,7 +82,6 @@ check_if() {
   if [ -n "$why" ]; then skip "$1" "$why"; else check "$@"; fi
 }
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_has() { grep -qF -e "$1" "$tmp/out"; }
 out_lacks() { ! grep -qF -e "$1" "$tmp/out"; }
 out_matches() { grep -qE -e "$1" "$tmp/out"; }
@@ -677,10 +649,5 @@ check_if "$deb_podman_why" "in podman, the Debian image's owners and modes are i
 [ -z "$deb_why" ] && run rmi cairndeb:bookworm
 check_if "$deb_why" "rmi of the Debian image deletes it" out_line "Deleted: $deb_id"
 
-echo "1..$tests"
 echo "# $(($(date +%s) - start_time)) s"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

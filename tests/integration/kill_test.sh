@@ -13,6 +13,8 @@
 # Environment: CAIRN_KILL_ROUNDS (default 20).
 # Usage: CAIRN_BINARY=build/src/cairn tests/integration/kill_test.sh
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
 if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
@@ -42,9 +44,6 @@ cd "$tmp/work"
 store="$tmp/store"
 start_time=$(date +%s)
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn on the test's store; its output lands in $tmp/out and $tmp/err,
 # its exit status in $status.
@@ -60,35 +59,8 @@ run_in() {
   "$cairn" --root "$root" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff" | head -n 40
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 20
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 20
-    fi
-  fi
-}
 
-# skip DESCRIPTION REASON: an assertion that cannot be made here.
-skip() {
-  tests=$((tests + 1))
-  echo "ok $tests - $1 # SKIP $2"
-}
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_line() { grep -qxF -e "$1" "$tmp/out"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 empty_dir() {
@@ -290,10 +262,5 @@ else
   skip "kills at each rename of a load" "$strace_why"
 fi
 
-echo "1..$tests"
 echo "# $(($(date +%s) - start_time)) s"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

@@ -8,6 +8,8 @@
 # Dockerfile text and expected output hold $VARIABLES that must stay literal:
 # shellcheck disable=SC2016
 set -euo pipefail
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
 if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
@@ -27,9 +29,6 @@ mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$tmp/work"
 cd "$tmp/work"
 unset GREETING
 
-tests=0
-failures=0
-status=0
 
 # run ARGS...: runs cairn; its output lands in $tmp/out and $tmp/err, its exit status in
 # $status.
@@ -38,35 +37,8 @@ run() {
   "$cairn" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
 }
 
-# check DESCRIPTION COMMAND...: one assertion; it passes when COMMAND succeeds. A failure
-# shows the last run's status and output (or the diff) as TAP comments.
-check() {
-  local description=$1
-  shift
-  tests=$((tests + 1))
-  rm -f "$tmp/diff"
-  if "$@"; then
-    echo "ok $tests - $description"
-  else
-    failures=$((failures + 1))
-    echo "not ok $tests - $description"
-    echo "#   exit status: $status"
-    if [ -s "$tmp/diff" ]; then
-      sed 's/^/#   /' "$tmp/diff"
-    else
-      sed 's/^/#   stdout: /' "$tmp/out" | head -n 40
-      sed 's/^/#   stderr: /' "$tmp/err" | head -n 40
-    fi
-  fi
-}
 
-# skip DESCRIPTION REASON: an assertion that cannot be made here.
-skip() {
-  tests=$((tests + 1))
-  echo "ok $tests - $1 # SKIP $2"
-}
 
-status_is() { [ "$status" -eq "$1" ]; }
 out_has() { grep -qF -e "$1" "$tmp/out"; }
 err_has() { grep -qF -e "$1" "$tmp/err"; }
 out_lacks() { ! grep -qF -e "$1" "$tmp/out"; }
@@ -429,9 +401,4 @@ else
   skip "the busybox example parses" "examples/busybox/Dockerfile not found beside the script"
 fi
 
-echo "1..$tests"
-if [ "$failures" -gt 0 ]; then
-  echo "# $failures of $tests assertions failed"
-  exit 1
-fi
-echo "# all $tests assertions passed"
+finish

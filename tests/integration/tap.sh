@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# TAP-like assertions shared by the integration scripts (sourced; the caller sets $tmp).
+# shellcheck disable=SC2154
+# check DESCRIPTION COMMAND... passes when COMMAND succeeds; a failure shows the last run's
+# exit status and output ($tmp/out, $tmp/err, or $tmp/diff when a predicate wrote one).
+tests=0
+failures=0
+status=0
+
+check() {
+  local description=$1
+  shift
+  tests=$((tests + 1))
+  rm -f "$tmp/diff"
+  if "$@"; then
+    echo "ok $tests - $description"
+  else
+    failures=$((failures + 1))
+    echo "not ok $tests - $description"
+    echo "#   exit status: $status"
+    if [ -s "$tmp/diff" ]; then
+      sed 's/^/#   /' "$tmp/diff" | head -n 60
+    else
+      sed 's/^/#   stdout: /' "$tmp/out" 2>/dev/null | head -n 40
+      sed 's/^/#   stderr: /' "$tmp/err" 2>/dev/null | head -n 40
+    fi
+  fi
+}
+
+# skip DESCRIPTION REASON: an assertion that cannot be made here.
+skip() {
+  tests=$((tests + 1))
+  echo "ok $tests - $1 # SKIP $2"
+}
+
+status_is() { [ "$status" -eq "$1" ]; }
+
+# finish: the plan line and the verdict; exits 1 when an assertion failed.
+finish() {
+  echo "1..$tests"
+  if [ "$failures" -gt 0 ]; then
+    echo "# $failures of $tests assertions failed"
+    exit 1
+  fi
+  echo "# all $tests assertions passed"
+}
