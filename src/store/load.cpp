@@ -16,6 +16,7 @@
 #include "cairn/store/image.hpp"
 #include "cairn/store/reference.hpp"
 #include "image_internal.hpp"
+#include "paths.hpp"
 
 namespace cairn::store {
 namespace fs = std::filesystem;
@@ -27,22 +28,8 @@ struct ReadFree {
   void operator()(archive* a) const { archive_read_free(a); }
 };
 
-// "a/./b" → "a/b"; nullopt for names that climb out with "..".
 std::optional<std::string> clean_name(std::string_view raw) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (start <= raw.size()) {
-    std::size_t slash = raw.find('/', start);
-    if (slash == std::string_view::npos) slash = raw.size();
-    std::string_view part = raw.substr(start, slash - start);
-    start = slash + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") return std::nullopt;  // never needed in an image archive
-    parts.push_back(part);
-  }
-  std::string out;
-  for (auto p : parts) out += (out.empty() ? "" : "/") + std::string(p);
-  return out;
+  return clean_member_path(raw, DotDot::refuse);
 }
 
 void write_member(archive* a, int dirfd, const std::string& name) {

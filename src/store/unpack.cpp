@@ -16,6 +16,7 @@
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
 #include "cairn/store/layer_tar.hpp"
+#include "paths.hpp"
 #include "stream.hpp"
 
 namespace cairn::store {
@@ -23,32 +24,6 @@ namespace {
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-
-// Cleans a member name as docker does: absolute names are taken relative to the root,
-// "." components vanish, ".." pops. nullopt when ".." climbs above the root.
-std::optional<std::string> clean_member_path(std::string_view raw) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (start <= raw.size()) {
-    std::size_t slash = raw.find('/', start);
-    if (slash == std::string_view::npos) slash = raw.size();
-    std::string_view part = raw.substr(start, slash - start);
-    start = slash + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (parts.empty()) return std::nullopt;
-      parts.pop_back();
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out;
-  for (auto part : parts) {
-    if (!out.empty()) out += '/';
-    out += part;
-  }
-  return out;
-}
 
 std::pair<std::string, std::string> split_parent(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -76,7 +51,7 @@ class Extractor {
     if (!raw) raw = archive_entry_pathname_utf8(e);
     if (!raw) throw Error("layer tar: an entry has no name");
     name_ = raw;
-    auto path = clean_member_path(name_);
+    auto path = clean_member_path(name_, DotDot::pop);
     if (!path) refuse("its path climbs out of the layer root with ..");
     ++result_.entries;
     auto [parent, base] = split_parent(*path);
@@ -314,7 +289,7 @@ class Extractor {
 
   void hardlink(int pfd, const std::string& path, const std::string& base, const char* raw_target,
                 archive_entry* e) {
-    auto target = clean_member_path(raw_target);
+    auto target = clean_member_path(raw_target, DotDot::pop);
     if (!target || target->empty()) refuse("its hard-link target climbs out of the layer root");
     auto [tparent, tbase] = split_parent(*target);
     UniqueFd tdir(tparent.empty() ? ::dup(root_.get())
