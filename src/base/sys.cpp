@@ -62,18 +62,24 @@ UniqueFd dup(int fd) {
   return UniqueFd(copy);
 }
 
-std::string read_all(int fd, std::string_view what) {
-  std::string out;
-  char buffer[65536];
+void read_chunks(int fd, std::string_view what,
+                 const std::function<void(std::string_view)>& consume, std::size_t chunk_size) {
+  std::string buffer(chunk_size, '\0');
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read", what, errno);
     }
-    if (n == 0) return out;
-    out.append(buffer, static_cast<size_t>(n));
+    if (n == 0) return;
+    consume(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
   }
+}
+
+std::string read_all(int fd, std::string_view what) {
+  std::string out;
+  read_chunks(fd, what, [&](std::string_view chunk) { out.append(chunk); }, 65536);
+  return out;
 }
 
 std::string read_file(const std::string& path) {

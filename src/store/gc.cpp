@@ -51,16 +51,7 @@ Reachable reachable_from_images(const Store& store) {
 std::string file_digest(const fs::path& path) {
   UniqueFd fd = sys::open(path.string(), O_RDONLY);
   Sha256 hash;
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read", path.string(), errno);
-    }
-    if (n == 0) break;
-    hash.update(buffer.data(), static_cast<std::size_t>(n));
-  }
+  sys::read_chunks(fd.get(), path.string(), [&](std::string_view chunk) { hash.update(chunk); });
   return hash.hex_digest();
 }
 

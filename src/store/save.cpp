@@ -59,16 +59,8 @@ class TarWriter {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw Error("stat", source.string(), errno);
     header(name, AE_IFREG | 0644, st.st_size);
-    std::string buffer(1 << 20, '\0');
-    for (;;) {
-      const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw Error("read", source.string(), errno);
-      }
-      if (n == 0) break;
-      write(buffer.data(), static_cast<std::size_t>(n));
-    }
+    sys::read_chunks(fd.get(), source.string(),
+                     [&](std::string_view chunk) { write(chunk.data(), chunk.size()); });
   }
 
   void close() {
@@ -180,13 +172,17 @@ void write_docker_part(TarWriter& tar, const std::vector<Selected>& images,
 // Classic docker layout: uncompressed layer.tar per layer.
 void write_classic_docker(TarWriter& tar, Store& store, const std::vector<Selected>& images) {
   TempDir temp = store.make_temp("save");
+  // Each image's layer directories (diff-id hex), read from its config once.
+  std::vector<std::vector<std::string>> layer_dirs;
   for (const auto& s : images) {
-    tar.file(s.config_digest.substr(7) + ".json", store.read_blob(s.config_digest));
-    const json config = json::parse(store.read_blob(s.config_digest));
-    const auto diff_ids = config.at("rootfs").at("diff_ids");
+    const std::string config_bytes = store.read_blob(s.config_digest);
+    tar.file(s.config_digest.substr(7) + ".json", config_bytes);
+    const auto diff_ids = json::parse(config_bytes).at("rootfs").at("diff_ids");
     const auto& layers = s.manifest.at("layers");
+    auto& dirs = layer_dirs.emplace_back();
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const std::string dir = diff_ids.at(i).get<std::string>().substr(7);
+      dirs.push_back(dir);
       const fs::path plain = temp.path() / dir;
       if (!fs::exists(plain)) {
         const std::string digest = layers[i].at("digest").get<std::string>();
@@ -200,8 +196,7 @@ void write_classic_docker(TarWriter& tar, Store& store, const std::vector<Select
     }
   }
   write_docker_part(tar, images, "", [&](const Selected& s, std::size_t i) {
-    const json config = json::parse(store.read_blob(s.config_digest));
-    return config.at("rootfs").at("diff_ids").at(i).get<std::string>().substr(7) + "/layer.tar";
+    return layer_dirs[static_cast<std::size_t>(&s - images.data())][i] + "/layer.tar";
   });
 }
 

@@ -200,23 +200,16 @@ class ZstdEncoder final : public Encoder {
 }  // namespace
 
 void decompress_to(int in, int out) {
-  std::string buffer(1 << 20, '\0');
   std::unique_ptr<Decoder> decoder;
   auto sink = [&](std::string_view plain) {
     if (!plain.empty()) sys::write_all(out, plain, "decompressed layer");
   };
-  for (;;) {
-    const ssize_t n = ::read(in, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read", "compressed layer", errno);
-    }
-    if (n == 0) break;
+  sys::read_chunks(in, "compressed layer", [&](std::string_view chunk) {
     if (!decoder)
       decoder = Decoder::create(detect_compression(
-          reinterpret_cast<const unsigned char*>(buffer.data()), static_cast<std::size_t>(n)));
-    decoder->feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), sink);
-  }
+          reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size()));
+    decoder->feed(chunk, sink);
+  });
   if (decoder) decoder->finish();
 }
 

@@ -402,7 +402,6 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& 
   Sha256 blob_hash;
   Sha256 tar_hash;
   std::unique_ptr<Decoder> decoder;
-  std::string buffer(1 << 20, '\0');
   bool tee = false;
   auto sink = [&](std::string_view plain) {
     if (plain.empty()) return;
@@ -411,14 +410,7 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& 
       std::rethrow_exception(compressor.error);
     if (!queue.push(std::string(plain))) throw ConsumerStopped{};
   };
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read", "layer stream", errno);
-    }
-    if (n == 0) break;
-    const std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
+  sys::read_chunks(fd, "layer stream", [&](std::string_view chunk) {
     if (!decoder) {
       result.compression =
           detect_compression(reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size());
@@ -429,7 +421,7 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& 
     blob_hash.update(chunk);
     result.size += chunk.size();
     decoder->feed(chunk, sink);
-  }
+  });
   if (!decoder) throw Error("layer tar: the stream is empty");
   decoder->finish();
   result.digest = blob_hash.oci_digest();

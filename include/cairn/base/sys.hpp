@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,11 @@ int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode 
 // Duplicates `fd` to a new close-on-exec descriptor.
 UniqueFd dup(int fd);
 
+// Reads until EOF in chunks of up to `chunk_size` bytes, handing each to `consume`
+// (retrying on EINTR); `what` names the source in errors.
+void read_chunks(int fd, std::string_view what,
+                 const std::function<void(std::string_view)>& consume,
+                 std::size_t chunk_size = 1 << 20);
 // Reads until EOF; `what` names the source in errors.
 std::string read_all(int fd, std::string_view what);
 std::string read_file(const std::string& path);
