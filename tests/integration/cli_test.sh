@@ -7,18 +7,11 @@ set -euo pipefail
 # shellcheck source=tap.sh
 . "$(dirname "$0")/tap.sh"
 
-cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
-if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
-  echo "Bail out! no cairn binary: set CAIRN_BINARY or put cairn in PATH" >&2
-  exit 1
-fi
-case $cairn in /*) ;; *) cairn="$PWD/$cairn" ;; esac
+require_cairn
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-cli-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-# Never read the user's real configuration or touch their store.
-export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
-mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+isolate_home
 cd "$tmp"
 
 

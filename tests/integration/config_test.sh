@@ -8,18 +8,12 @@ set -euo pipefail
 # shellcheck source=tap.sh
 . "$(dirname "$0")/tap.sh"
 
-cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
-if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
-  echo "Bail out! no cairn binary: set CAIRN_BINARY or put cairn in PATH" >&2
-  exit 1
-fi
-case $cairn in /*) ;; *) cairn="$PWD/$cairn" ;; esac
+require_cairn
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-config-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-# Never read the user's real configuration or touch their store.
-export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
-mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$tmp/work"
+isolate_home
+mkdir -p "$tmp/work"
 cd "$tmp/work"
 user_file="$XDG_CONFIG_HOME/cairn/cairn.toml"
 # The system file cannot be moved aside; checks that need its absence skip when it exists.

@@ -15,12 +15,7 @@ set -euo pipefail
 # shellcheck source=tap.sh
 . "$(dirname "$0")/tap.sh"
 
-cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
-if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
-  echo "Bail out! no cairn binary: set CAIRN_BINARY or put cairn in PATH" >&2
-  exit 1
-fi
-case $cairn in /*) ;; *) cairn="$PWD/$cairn" ;; esac
+require_cairn
 python=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
 if [ -z "$python" ] || [ ! -x "$python" ]; then
   echo "1..0 # SKIP python3 is not installed (it crafts the hostile tars)"
@@ -36,9 +31,8 @@ cleanup() {
   if [ -e "$etc_canary" ]; then rm -f "$etc_canary"; fi
 }
 trap cleanup EXIT
-# Never read the user's real configuration or touch their store.
-export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
-mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$tmp/work" "$tmp/in"
+isolate_home
+mkdir -p "$tmp/work" "$tmp/in"
 cd "$tmp/work"
 store="$tmp/store"
 in="$tmp/in"

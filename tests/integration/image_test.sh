@@ -16,12 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/tap.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
-cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
-if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
-  echo "Bail out! no cairn binary: set CAIRN_BINARY or put cairn in PATH" >&2
-  exit 1
-fi
-case $cairn in /*) ;; *) cairn="$PWD/$cairn" ;; esac
+require_cairn
 # The interpreter itself, not a wrapper such as a pyenv shim: it runs a hundred times.
 python=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
 if [ -z "$python" ] || [ ! -x "$python" ]; then
@@ -46,9 +41,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-# Never read the user's real configuration or touch their store.
-export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
-mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$tmp/work"
+isolate_home
+mkdir -p "$tmp/work"
 cd "$tmp/work"
 store="$tmp/store"
 start_time=$(date +%s)

@@ -44,3 +44,21 @@ finish() {
   fi
   echo "# all $tests assertions passed"
 }
+
+# require_cairn: sets $cairn to $CAIRN_BINARY (else `cairn` in PATH) as an absolute path;
+# bails out when there is none.
+require_cairn() {
+  cairn=${CAIRN_BINARY:-$(command -v cairn || true)}
+  if [ -z "$cairn" ] || [ ! -x "$cairn" ]; then
+    echo "Bail out! no cairn binary: set CAIRN_BINARY or put cairn in PATH" >&2
+    exit 1
+  fi
+  case $cairn in /*) ;; *) cairn="$PWD/$cairn" ;; esac
+}
+
+# isolate_home: HOME and the XDG directories inside $tmp, so that no test reads the user's
+# real configuration or touches their store.
+isolate_home() {
+  export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
+  mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+}
