@@ -77,13 +77,10 @@ class Extractor {
   void finish() {
     // Directory times last, deepest first, since filling a directory changes its mtime.
     for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
-      const int fd = it->first.empty() ? ::dup(root_.get())
-                                       : sys::try_open_beneath(root_.get(), it->first,
-                                                               O_RDONLY | O_DIRECTORY);
-      if (fd < 0) continue;
-      UniqueFd owned(fd);
+      UniqueFd dir(open_dir(it->first, O_RDONLY));
+      if (!dir) continue;
       struct timespec times[2] = {it->second, it->second};
-      ::futimens(owned.get(), times);
+      ::futimens(dir.get(), times);
     }
     record_.save(record_path_);
   }
@@ -100,6 +97,13 @@ class Extractor {
                   std::to_string(limits_.max_unpacked_bytes) +
                   " bytes (a decompression bomb?) at entry \"" + name_ + "\"")
           .hint("raise storage.max_layer_size in cairn.toml if the layer is genuine");
+  }
+
+  // A directory of this layer ("" is its root) without following any symlink, as a new
+  // close-on-exec descriptor, or -errno. The root itself is held O_PATH, which cannot
+  // carry futimens; reopening "." gives a descriptor with the wanted access.
+  int open_dir(const std::string& path, int flags) const {
+    return sys::try_open_beneath(root_.get(), path.empty() ? "." : path, flags | O_DIRECTORY);
   }
 
   // Opens (creating missing directories) the parent without following any symlink.
@@ -124,8 +128,7 @@ class Extractor {
       int fd = sys::try_open_beneath(root_.get(), prefix, O_PATH | O_DIRECTORY);
       if (fd == -ENOENT) {
         auto [up, name] = split_parent(prefix);
-        const int upfd = up.empty() ? ::dup(root_.get())
-                                    : sys::try_open_beneath(root_.get(), up, O_PATH | O_DIRECTORY);
+        const int upfd = open_dir(up, O_PATH);
         if (upfd < 0) return upfd;
         UniqueFd owned(upfd);
         if (::mkdirat(owned.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return -errno;
@@ -292,8 +295,7 @@ class Extractor {
     auto target = clean_member_path(raw_target, DotDot::pop);
     if (!target || target->empty()) refuse("its hard-link target climbs out of the layer root");
     auto [tparent, tbase] = split_parent(*target);
-    UniqueFd tdir(tparent.empty() ? ::dup(root_.get())
-                                  : sys::try_open_beneath(root_.get(), tparent, O_PATH | O_DIRECTORY));
+    UniqueFd tdir(open_dir(tparent, O_PATH));
     struct stat st;
     if (!tdir || ::fstatat(tdir.get(), tbase.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       refuse("its hard-link target " + *target + " is not in the layer (or not yet written)");

@@ -196,6 +196,17 @@ TEST_F(LayerTar, WhiteoutAndNewEntryOfTheSameNameInOneLayerRoundTrip) {
   }
 }
 
+TEST_F(LayerTar, DirectoryTimesIncludingTheRootAreSetLast) {
+  unpack(make_tar({{"./", S_IFDIR | 0755, "", "", false, 0, 0, 1500000000},
+                   {"d/", S_IFDIR | 0755, "", "", false, 0, 0, 1600000000},
+                   {"d/f", S_IFREG | 0644, "x"}}));
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ / "layer/root").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1500000000);
+  ASSERT_EQ(::stat((dir_ / "layer/root/d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+}
+
 TEST_F(LayerTar, AbsoluteNamesAreTakenRelativeToTheRoot) {
   unpack(make_tar({{"/etc/", S_IFDIR | 0755}, {"/etc/hosts", S_IFREG | 0644, "h"}}));
   EXPECT_TRUE(fs::exists(dir_ / "layer/root/etc/hosts"));
