@@ -36,6 +36,13 @@ struct EntryMeta {
   // mtimes of the ".wh." entries as the tar had them, so that a pack reproduces them.
   std::int64_t whiteout_mtime = 0;
   std::int64_t opaque_mtime = 0;
+  // The overlay's inode number for an entry it copied up from a lower layer, so that the
+  // number stays the same through copy-up and across remounts (0 = the file's own).
+  std::uint64_t origin = 0;
+  // Only metadata was copied up (chmod, chown, utimes or an xattr on an unchanged lower
+  // file): the file on disk is an empty placeholder and the data is the next lower layer's
+  // file at the same path. Only a live overlay upper has these; a commit fills them in.
+  bool metacopy = false;
 
   bool is_device() const { return S_ISCHR(mode) || S_ISBLK(mode); }
   bool operator==(const EntryMeta&) const = default;

@@ -66,6 +66,8 @@ nlohmann::json to_json(const std::string& path, const EntryMeta& m) {
   if (m.opaque) j["o"] = true;
   if (m.whiteout_mtime != 0) j["wt"] = m.whiteout_mtime;
   if (m.opaque_mtime != 0) j["ot"] = m.opaque_mtime;
+  if (m.origin != 0) j["i"] = m.origin;
+  if (m.metacopy) j["c"] = true;
   if (!m.xattrs.empty()) {
     nlohmann::json x = nlohmann::json::object();
     for (const auto& [name, value] : m.xattrs) x[is_utf8(name) ? name : "=" + base64(name)] = base64(value);
@@ -84,6 +86,8 @@ EntryMeta from_json(const nlohmann::json& j, const std::string& where) {
   m.opaque = j.value("o", false);
   m.whiteout_mtime = j.value("wt", std::int64_t{0});
   m.opaque_mtime = j.value("ot", std::int64_t{0});
+  m.origin = j.value("i", std::uint64_t{0});
+  m.metacopy = j.value("c", false);
   if (auto x = j.find("x"); x != j.end()) {
     for (const auto& [key, value] : x->items()) {
       // Names that are not UTF-8 are stored as "=" + base64; real xattr names never

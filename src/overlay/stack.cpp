@@ -1,19 +1,17 @@
 // OCI layer resolution over layer directories (see cairn/overlay/stack.hpp).
 //
 // The central notion is a directory's chain: the layers, top-down, whose copy of the
-// directory shows through in the merged view. A layer stops the chain below itself where
-// it hides the lower layers: a whiteout, an opaque directory, or a non-directory at the
-// directory's path or at any of its parents. lookup() looks the last name up along the
-// parent's chain; list() merges the directory's chain.
-//
-// Cost matters (the kernel asks for every path of a 150k-entry tree), and syscalls dominate
-// it: a chain costs one openat2 per layer, resolving the whole path at once with
-// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (which also refuses to follow a symlink anywhere in
-// a layer); the records, already in memory, say where whiteouts and opaque directories are.
+// directory shows through in the merged view. A child's chain is derived from its parent's:
+// each layer of the parent's chain that has the child as a directory continues it, until a
+// layer hides the ones below — a whiteout or a non-directory of that name, or an opaque
+// directory. So a lookup costs one fstatat per layer of the parent's chain (plus an openat
+// per layer for a directory), never a walk from the root: the kernel asks for every path of
+// a 150k-entry tree, and syscalls dominate that cost.
 #include "cairn/overlay/stack.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,35 +22,40 @@
 #include "cairn/base/sys.hpp"
 
 namespace cairn::overlay {
-
-struct Stack::Level {
-  std::size_t layer;
-  int fd;          // O_PATH descriptor of the directory in that layer
-  UniqueFd owned;  // holds fd, except for layer roots (the stack owns those)
-};
-
 namespace {
-
-// "a/b/c" → {"a", "a/b", "a/b/c"}; nullopt for paths the kernel never asks for (leading,
-// trailing or doubled '/', ".", "..", NUL bytes), so a name can never climb out of a layer.
-std::optional<std::vector<std::string>> prefixes(std::string_view path) {
-  std::vector<std::string> out;
-  if (path.empty()) return out;
-  for (std::size_t start = 0;;) {
-    const std::size_t slash = std::min(path.find('/', start), path.size());
-    const std::string_view name = path.substr(start, slash - start);
-    if (name.empty() || name == "." || name == ".." || name.find('\0') != name.npos)
-      return std::nullopt;
-    out.emplace_back(path.substr(0, slash));
-    if (slash == path.size()) return out;
-    start = slash + 1;
-  }
-}
 
 std::pair<std::string, std::string> split_parent(const std::string& path) {
   const std::size_t slash = path.rfind('/');
   if (slash == std::string::npos) return {"", path};
   return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string join(const std::string& dir, std::string_view name) {
+  if (dir.empty()) return std::string(name);
+  std::string out;
+  out.reserve(dir.size() + 1 + name.size());
+  out.append(dir).append(1, '/').append(name);
+  return out;
+}
+
+bool valid_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == name.npos &&
+         name.find('\0') == name.npos;
+}
+
+// "a/b/c" → {"a", "b", "c"}; nullopt for paths the kernel never asks for (leading,
+// trailing or doubled '/', ".", "..", NUL bytes), so a name can never climb out of a layer.
+std::optional<std::vector<std::string_view>> components(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty()) return out;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    const std::string_view name = path.substr(start, slash - start);
+    if (!valid_name(name)) return std::nullopt;
+    out.push_back(name);
+    if (slash == path.size()) return out;
+    start = slash + 1;
+  }
 }
 
 // lstat of one name in a layer directory: 1 when the layer has it, 0 when not, else -errno.
@@ -67,6 +70,7 @@ Attributes attributes(const struct stat& st, const layer::EntryMeta* meta) {
   Attributes a;
   a.mode = st.st_mode;  // unrecorded paths are root-owned with their host mode
   a.size = st.st_size;
+  a.blocks = st.st_blocks;
   a.nlink = st.st_nlink;
   a.mtime = st.st_mtim;
   a.ctime = st.st_ctim;
@@ -88,171 +92,293 @@ Attributes attributes(const struct stat& st, const layer::EntryMeta* meta) {
   return a;
 }
 
-}  // namespace
-
-Stack::Stack(std::vector<layer::LayerDir> lowers, std::optional<layer::LayerDir> upper) {
-  if (upper) lowers.insert(lowers.begin(), std::move(*upper));
-  if (lowers.empty()) throw Error("overlay: a layer stack needs at least one layer");
-  layers_.reserve(lowers.size());
-  for (auto& dir : lowers)
-    layers_.push_back(open_layer(std::move(dir)));
+Attributes host_attributes(const struct stat& st) {
+  Attributes a = attributes(st, nullptr);
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.rdev = st.st_rdev;
+  return a;
 }
 
-Stack::Layer Stack::open_layer(layer::LayerDir dir) {
-  return with_context("overlay: layer " + dir.path.string(), [&] {
-    Layer l;
+// The kernel's opaque marker (either namespace; unprivileged overlays use user.*).
+bool kernel_opaque(int dir_fd) {
+  const std::string proc = "/proc/self/fd/" + std::to_string(dir_fd);
+  for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
+    char value[2];
+    const ssize_t n = ::getxattr(proc.c_str(), name, value, sizeof value);
+    if (n == 1 && value[0] == 'y') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Stack::Stack(std::vector<LayerSource> layers, bool has_upper) : has_upper_(has_upper) {
+  if (layers.empty()) throw Error("overlay: a layer stack needs at least one layer");
+  std::vector<dev_t> devices;
+  for (const LayerSource& source : layers) {
+    auto l = open_layer(source);
+    struct stat st;
+    if (::fstat(l->root.get(), &st) != 0) throw_errno("stat", source.path.string(), errno);
+    auto it = std::find(devices.begin(), devices.end(), st.st_dev);
+    if (it == devices.end()) it = devices.insert(devices.end(), st.st_dev);
+    l->dev_slot = static_cast<unsigned>(it - devices.begin());
+    layers_.push_back(std::move(l));
+  }
+}
+
+namespace {
+std::vector<LayerSource> cairn_sources(std::vector<layer::LayerDir> lowers,
+                                       std::optional<layer::LayerDir>& upper) {
+  std::vector<LayerSource> out;
+  if (upper) out.push_back({upper->path, Format::cairn});
+  for (auto& dir : lowers) out.push_back({dir.path, Format::cairn});
+  return out;
+}
+}  // namespace
+
+Stack::Stack(std::vector<layer::LayerDir> lowers, std::optional<layer::LayerDir> upper)
+    : Stack(cairn_sources(std::move(lowers), upper), upper.has_value()) {}
+
+std::unique_ptr<Stack::Layer> Stack::open_layer(const LayerSource& source) {
+  return with_context("overlay: layer " + source.path.string(), [&] {
+    auto l = std::make_unique<Layer>();
+    l->format = source.format;
+    l->path = source.path;
+    if (source.format == Format::kernel) {
+      l->root = sys::open(source.path.string(), O_PATH | O_DIRECTORY);
+      return l;
+    }
+    const layer::LayerDir dir{source.path};
     const UniqueFd top = sys::open(dir.path.string(), O_PATH | O_DIRECTORY);
     // root/ itself must not be a symlink either: nothing inside a layer is followed.
-    l.root = sys::open_beneath(top.get(), "root", O_PATH | O_DIRECTORY);
-    l.record = layer::Record::load(dir.record());
-    for (const auto& [path, meta] : l.record.entries()) {
-      if (path.empty()) {
-        l.opaque_root = meta.opaque;
-      } else if (meta.whiteout || meta.opaque) {
-        l.markers.emplace(path, meta.whiteout);
-      }
-      if (meta.whiteout) {
-        auto [parent, name] = split_parent(path);
-        l.whiteouts[parent].push_back(std::move(name));
-      } else if (meta.is_device()) {
-        l.device_dirs.insert(split_parent(path).first);
-      }
-    }
-    l.dir = std::move(dir);
+    l->root = sys::open_beneath(top.get(), "root", O_PATH | O_DIRECTORY);
+    l->record_file = dir.record();
+    l->record = layer::Record::load(dir.record());
+    for (const auto& [path, meta] : l->record.entries()) index_meta(*l, path, meta);
     return l;
   });
 }
 
+// The derived lookup tables of one record entry.
+void Stack::index_meta(Layer& l, const std::string& path, const layer::EntryMeta& meta) {
+  if (path.empty()) {
+    l.opaque_root = meta.opaque;
+    return;
+  }
+  if (meta.whiteout || meta.opaque) l.markers[path] = meta.whiteout;
+  auto [parent, name] = split_parent(path);
+  if (meta.whiteout) l.whiteouts[parent].insert(std::move(name));
+  if (meta.is_device()) l.device_dirs.insert(std::move(parent));
+}
+
+void Stack::unindex_meta(Layer& l, const std::string& path) {
+  if (path.empty()) {
+    l.opaque_root = false;
+    return;
+  }
+  l.markers.erase(path);
+  auto [parent, name] = split_parent(path);
+  if (auto it = l.whiteouts.find(parent); it != l.whiteouts.end()) it->second.erase(name);
+  // device_dirs only ever over-approximates: it costs a record lookup, never a wrong answer.
+}
+
 const layer::EntryMeta* Stack::meta(std::size_t layer, const std::string& path) const {
-  const auto& entries = layers_[layer].record.entries();
+  const auto& entries = layers_[layer]->record.entries();
   if (entries.empty()) return nullptr;
   const auto it = entries.find(path);
   return it == entries.end() ? nullptr : &it->second;
 }
 
-std::string Stack::where(std::size_t layer, const std::string& path) const {
-  return (layers_[layer].dir.root() / path).string();
+std::optional<bool> Stack::marker(std::size_t layer, const std::string& path) const {
+  const auto& markers = layers_[layer]->markers;
+  if (markers.empty()) return std::nullopt;
+  const auto it = markers.find(path);
+  if (it == markers.end()) return std::nullopt;
+  return it->second;
 }
 
-// The chain of prefixes[depth - 1] (the root for depth 0). Resolution stops at the first
-// failing name, so a layer's openat2 error tells what it has on the way: ENOTDIR or ELOOP
-// mean a non-directory (or symlink) at some prefix, which hides every layer below; ENOENT
-// means a missing name, which hides nothing unless the record has a whiteout there.
-std::vector<Stack::Level> Stack::chain(const std::vector<std::string>& prefixes,
-                                       std::size_t depth) const {
-  std::vector<Level> out;
+std::string Stack::where(std::size_t layer, const std::string& path) const {
+  const Layer& l = *layers_[layer];
+  return (l.format == Format::cairn ? l.path / "root" / path : l.path / path).string();
+}
+
+bool Stack::is_whiteout(std::size_t layer, const struct stat& st) const {
+  return layers_[layer]->format == Format::kernel && S_ISCHR(st.st_mode) && st.st_rdev == 0;
+}
+
+// Whether a layer that has the directory `path` (as `child_fd`) hides the layers below.
+// A whiteout of a directory the layer has means it was recreated here: OCI applies a
+// whiteout only to lower layers, so the layer's own directory replaces the lower ones.
+bool Stack::hides_below(std::size_t layer, const std::string& path, int child_fd,
+                        std::string_view, const struct stat&) const {
+  if (layers_[layer]->format == Format::kernel) return kernel_opaque(child_fd);
+  return marker(layer, path).has_value();
+}
+
+Chain Stack::root_chain() const {
+  Chain chain;
   for (std::size_t k = 0; k < layers_.size(); ++k) {
-    const Layer& l = layers_[k];
-    if (depth == 0) {
-      out.push_back({k, l.root.get(), UniqueFd()});
-      if (l.opaque_root) break;
+    chain.add(k, layers_[k]->root.get());
+    if (layers_[k]->opaque_root) break;
+  }
+  return chain;
+}
+
+namespace {
+ino_t overlay_ino(const struct stat& st, unsigned dev_slot) {
+  return static_cast<ino_t>(st.st_ino | (static_cast<std::uint64_t>(dev_slot) << 56));
+}
+}  // namespace
+
+std::optional<Resolved> Stack::lookup_in(const Chain& chain, const std::string& dir,
+                                         std::string_view name_view, Chain* child) const {
+  if (!valid_name(name_view)) return std::nullopt;
+  const std::string name(name_view);
+  const std::string path = join(dir, name);
+  std::shared_lock lock(upper_mutex_, std::defer_lock);
+  if (has_upper_) lock.lock();
+  std::optional<Resolved> found;
+  Chain local;
+  Chain& target = child != nullptr ? *child : local;
+  for (const Chain::Level& level : chain.levels()) {
+    struct stat st;
+    const int present = stat_child(level.fd, name.c_str(), st);
+    if (present < 0) throw_errno("stat", where(level.layer, path), -present);
+    if (present == 0) {
+      if (marker(level.layer, path) == true) break;
       continue;
     }
-    const std::string& path = prefixes[depth - 1];
-    const int fd = sys::try_open_beneath(l.root.get(), path, O_PATH | O_DIRECTORY);
-    if (fd >= 0) {
-      out.push_back({k, fd, UniqueFd(fd)});
-      if (l.opaque_root || present_hides(k, prefixes, depth)) break;
-    } else if (fd == -ENOTDIR || fd == -ELOOP) {
+    if (is_whiteout(level.layer, st)) break;
+    if (!found) {
+      found = resolved(level.layer, path, st);
+      if (!S_ISDIR(st.st_mode) && found->data_layer == level.layer) return found;
+      if (!S_ISDIR(st.st_mode)) continue;  // a metacopy: the data is further down
+    } else if (!S_ISDIR(found->attr.mode)) {
+      // The data of a metacopy: the next regular file of the same name.
+      if (S_ISREG(st.st_mode)) {
+        found->data_layer = level.layer;
+        found->attr.size = st.st_size;
+        found->attr.blocks = st.st_blocks;
+      }
       break;
-    } else if (fd != -ENOENT) {
-      throw_errno("open", where(k, path), -fd);
-    } else if (l.opaque_root || absent_hides(k, prefixes, depth)) {
-      break;
+    } else if (!S_ISDIR(st.st_mode)) {
+      break;  // a non-directory hides the directories below it
+    }
+    const int fd = ::openat(level.fd, name.c_str(),
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) break;  // changed meanwhile (upper only)
+      throw_errno("open", where(level.layer, path), errno);
+    }
+    target.add(level.layer, UniqueFd(fd));
+    // A merged directory's number is its bottom-most copy's: a copy-up does not change it.
+    found->attr.ino = overlay_ino(st, layers_[level.layer]->dev_slot);
+    if (hides_below(level.layer, path, fd, name, st)) break;
+  }
+  if (found && S_ISREG(found->attr.mode) && found->data_layer == found->layer &&
+      layers_[found->layer]->format == Format::cairn) {
+    // A metacopy whose lower file is gone (cannot happen in a consistent stack): empty.
+    found->attr.size = 0;
+  }
+  return found;
+}
+
+Resolved Stack::resolved(std::size_t layer, std::string path, const struct stat& st) const {
+  Resolved r;
+  r.layer = layer;
+  r.data_layer = layer;
+  const Layer& l = *layers_[layer];
+  if (l.format == Format::kernel) {
+    r.attr = host_attributes(st);
+  } else {
+    const layer::EntryMeta* m = meta(layer, path);
+    r.attr = attributes(st, m);
+    if (m != nullptr) {
+      r.xattrs = m->xattrs;
+      if (m->origin != 0) r.attr.ino = static_cast<ino_t>(m->origin);
+      // The data is below; lookup_in moves data_layer there (SIZE_MAX until it does).
+      if (m->metacopy && S_ISREG(st.st_mode)) r.data_layer = SIZE_MAX;
     }
   }
-  return out;
-}
-
-// The layer has every prefix as a directory: any marker on the way hides the layers below
-// (a whiteout of a directory the layer has means it was recreated here: OCI applies a
-// whiteout only to lower layers, so the layer's own directory replaces the lower ones).
-bool Stack::present_hides(std::size_t layer, const std::vector<std::string>& prefixes,
-                          std::size_t depth) const {
-  const auto& markers = layers_[layer].markers;
-  if (markers.empty()) return false;
-  for (std::size_t i = 0; i < depth; ++i)
-    if (markers.count(prefixes[i]) != 0) return true;
-  return false;
-}
-
-// The layer lacks some prefix. A whiteout of prefix i hides below if the layer has prefix
-// i - 1 (its parent), an opaque marker if the layer has prefix i itself. Only the first
-// marker matters: any later one needs a deeper directory, which the layer cannot have.
-bool Stack::absent_hides(std::size_t layer, const std::vector<std::string>& prefixes,
-                         std::size_t depth) const {
-  const auto& markers = layers_[layer].markers;
-  if (markers.empty()) return false;
-  for (std::size_t i = 1; i <= depth; ++i) {
-    const auto it = markers.find(prefixes[i - 1]);
-    if (it == markers.end()) continue;
-    const std::size_t needed = it->second ? i - 1 : i;  // whiteout : opaque
-    return needed == 0 || is_directory(layer, prefixes[needed - 1]);
-  }
-  return false;
-}
-
-bool Stack::is_directory(std::size_t layer, const std::string& path) const {
-  const UniqueFd fd(sys::try_open_beneath(layers_[layer].root.get(), path, O_PATH | O_DIRECTORY));
-  return static_cast<bool>(fd);
+  if (r.attr.ino == 0) r.attr.ino = overlay_ino(st, l.dev_slot);
+  r.path = std::move(path);
+  return r;
 }
 
 std::optional<Resolved> Stack::lookup(std::string_view path) const {
-  const auto names = prefixes(path);
+  const auto names = components(path);
   if (!names) return std::nullopt;
+  Chain chain = root_chain();
   if (names->empty()) {
     struct stat st;
-    if (::fstat(layers_[0].root.get(), &st) != 0) throw_errno("stat", where(0, ""), errno);
-    return resolved(0, path, st);
+    if (::fstat(layers_[0]->root.get(), &st) != 0) throw_errno("stat", where(0, ""), errno);
+    std::shared_lock lock(upper_mutex_, std::defer_lock);
+    if (has_upper_) lock.lock();
+    Resolved r = resolved(0, "", st);
+    struct stat bottom;
+    if (::fstat(chain.levels().back().fd, &bottom) == 0)
+      r.attr.ino = overlay_ino(bottom, layers_[chain.levels().back().layer]->dev_slot);
+    return r;
   }
-  const std::string& full = names->back();
-  const std::string name = full.substr(full.rfind('/') + 1);  // npos + 1 == 0
-  for (const Level& level : chain(*names, names->size() - 1)) {
-    struct stat st;
-    const int found = stat_child(level.fd, name.c_str(), st);
-    if (found < 0) throw_errno("stat", where(level.layer, full), -found);
-    if (found == 1) return resolved(level.layer, path, st);
-    const auto& markers = layers_[level.layer].markers;
-    if (const auto it = markers.find(full); it != markers.end() && it->second) break;
+  std::string dir;
+  for (std::size_t i = 0; i < names->size(); ++i) {
+    const bool last = i + 1 == names->size();
+    Chain next;
+    auto found = lookup_in(chain, dir, (*names)[i], last ? nullptr : &next);
+    if (!found) return std::nullopt;
+    if (last) {
+      if (found->data_layer == SIZE_MAX) found->data_layer = found->layer;
+      return found;
+    }
+    if (!S_ISDIR(found->attr.mode)) return std::nullopt;
+    chain = std::move(next);
+    dir = std::move(found->path);
   }
   return std::nullopt;
 }
 
-Resolved Stack::resolved(std::size_t layer, std::string_view path, const struct stat& st) const {
-  const layer::EntryMeta* m = meta(layer, std::string(path));
-  Resolved r;
-  r.layer = layer;
-  r.path = path;
-  r.attr = attributes(st, m);
-  if (m != nullptr) r.xattrs = m->xattrs;
-  return r;
-}
-
 std::vector<DirEntry> Stack::list(std::string_view dir) const {
-  std::vector<DirEntry> out;
-  const auto names = prefixes(dir);
-  if (!names) return out;
-  const std::string path(dir);
-  std::unordered_set<std::string> seen;  // names listed or hidden by a higher layer
-  for (const Level& level : chain(*names, names->size()))
-    list_layer(level.layer, level.fd, path, seen, out);
+  const auto names = components(dir);
+  if (!names) return {};
+  Chain chain = root_chain();
+  std::string path;
+  for (const std::string_view name : *names) {
+    Chain next;
+    auto found = lookup_in(chain, path, name, &next);
+    if (!found || !S_ISDIR(found->attr.mode)) return {};
+    chain = std::move(next);
+    path = std::move(found->path);
+  }
+  auto out = list(chain, path);
   std::sort(out.begin(), out.end(),
             [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<DirEntry> Stack::list(const Chain& chain, const std::string& dir) const {
+  std::vector<DirEntry> out;
+  std::unordered_set<std::string> seen;  // names listed or hidden by a higher layer
+  std::shared_lock lock(upper_mutex_, std::defer_lock);
+  if (has_upper_) lock.lock();
+  for (const Chain::Level& level : chain.levels())
+    list_layer(level.layer, level.fd, dir, seen, out);
   return out;
 }
 
 void Stack::list_layer(std::size_t layer, int dirfd, const std::string& dir,
                        std::unordered_set<std::string>& seen, std::vector<DirEntry>& out) const {
   // An O_PATH descriptor cannot be read: reopen the same directory for getdents.
-  const int fd = sys::try_open_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY);
-  if (fd < 0) throw_errno("open", where(layer, dir), -fd);
+  const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open", where(layer, dir), errno);
   std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(fd), ::closedir);
   if (!stream) {
     const int error = errno;
     ::close(fd);
     throw_errno("opendir", where(layer, dir), error);
   }
-  const bool may_have_devices = layers_[layer].device_dirs.count(dir) != 0;
+  const Layer& l = *layers_[layer];
+  const bool may_have_devices = l.device_dirs.count(dir) != 0;
   for (;;) {
     errno = 0;
     const dirent* e = ::readdir(stream.get());
@@ -262,31 +388,126 @@ void Stack::list_layer(std::size_t layer, int dirfd, const std::string& dir,
     }
     const std::string_view name = e->d_name;
     if (name == "." || name == ".." || !seen.emplace(name).second) continue;
-    mode_t type = entry_type(layer, fd, dir, e->d_name, e->d_type);
+    bool whiteout = false;
+    mode_t type = entry_type(layer, fd, dir, e->d_name, e->d_type, whiteout);
+    if (whiteout || type == 0) continue;  // stays in `seen`: hides the layers below
     if (may_have_devices && type == S_IFREG) {
       // Device nodes are empty placeholder files on disk: only the record knows.
-      const layer::EntryMeta* m =
-          meta(layer, dir.empty() ? std::string(name) : dir + '/' + e->d_name);
+      const layer::EntryMeta* m = meta(layer, join(dir, name));
       if (m != nullptr && m->is_device()) type = m->mode & S_IFMT;
     }
     out.push_back({std::string(name), type, layer});
   }
   // Names whited out here hide the layers below. A name this layer also has on disk was
   // listed above and stays: a whiteout never applies to its own layer.
-  const auto& whiteouts = layers_[layer].whiteouts;
-  if (const auto it = whiteouts.find(dir); it != whiteouts.end())
+  if (const auto it = l.whiteouts.find(dir); it != l.whiteouts.end())
     seen.insert(it->second.begin(), it->second.end());
 }
 
 // The type from readdir's d_type; filesystems that leave it DT_UNKNOWN (XFS without
-// ftype, some network filesystems) cost one fstatat.
+// ftype, some network filesystems) cost one fstatat, as do character devices in a kernel
+// format layer (a 0/0 one is a whiteout).
 mode_t Stack::entry_type(std::size_t layer, int dirfd, const std::string& dir, const char* name,
-                         unsigned char d_type) const {
-  if (d_type != DT_UNKNOWN) return DTTOIF(d_type);
+                         unsigned char d_type, bool& whiteout) const {
+  const bool kernel = layers_[layer]->format == Format::kernel;
+  if (d_type != DT_UNKNOWN && !(kernel && d_type == DT_CHR)) return DTTOIF(d_type);
   struct stat st;
   const int found = stat_child(dirfd, name, st);
-  if (found < 0) throw_errno("stat", where(layer, dir.empty() ? name : dir + '/' + name), -found);
-  return found == 1 ? (st.st_mode & S_IFMT) : 0;  // 0: gone meanwhile (only the upper changes)
+  if (found < 0) throw_errno("stat", where(layer, join(dir, name)), -found);
+  if (found == 0) return 0;  // gone meanwhile (only the upper changes)
+  whiteout = is_whiteout(layer, st);
+  return st.st_mode & S_IFMT;
+}
+
+UniqueFd Stack::open_dir(std::size_t layer, const std::string& dir) const {
+  const int fd = sys::try_open_beneath(layers_[layer]->root.get(), dir.empty() ? "." : dir,
+                                       O_PATH | O_DIRECTORY);
+  if (fd >= 0) return UniqueFd(fd);
+  if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP) return UniqueFd();
+  throw_errno("open", where(layer, dir), -fd);
+}
+
+std::optional<layer::EntryMeta> Stack::upper_meta(const std::string& path) const {
+  std::shared_lock lock(upper_mutex_);
+  const layer::EntryMeta* m = meta(0, path);
+  if (m == nullptr) return std::nullopt;
+  return *m;
+}
+
+void Stack::set_upper_meta(const std::string& path, layer::EntryMeta meta) {
+  std::unique_lock lock(upper_mutex_);
+  Layer& l = *layers_[0];
+  unindex_meta(l, path);
+  index_meta(l, path, meta);
+  l.record.set(path, std::move(meta));
+}
+
+void Stack::erase_upper_meta(const std::string& path) {
+  std::unique_lock lock(upper_mutex_);
+  Layer& l = *layers_[0];
+  unindex_meta(l, path);
+  l.record.erase(path);
+}
+
+void Stack::move_upper_meta(const std::string& from, const std::string& to) {
+  std::unique_lock lock(upper_mutex_);
+  Layer& l = *layers_[0];
+  std::vector<std::pair<std::string, layer::EntryMeta>> moved;
+  const std::string prefix = from + '/';
+  for (const auto& [path, meta] : l.record.entries())
+    if (path == from || path.compare(0, prefix.size(), prefix) == 0)
+      moved.emplace_back(path, meta);
+  for (auto& [path, meta] : moved) {
+    unindex_meta(l, path);
+    l.record.erase(path);
+  }
+  for (auto& [path, meta] : moved) {
+    std::string target = to + path.substr(from.size());
+    index_meta(l, target, meta);
+    l.record.set(std::move(target), std::move(meta));
+  }
+}
+
+void Stack::save_upper_record() const {
+  std::shared_lock lock(upper_mutex_);
+  const Layer& l = *layers_[0];
+  if (l.format == Format::cairn) l.record.save(l.record_file);
+}
+
+std::vector<std::string> Stack::links_in_layer(std::size_t layer, ino_t ino) const {
+  const Layer& l = *layers_[layer];
+  std::call_once(l.links_once, [&] { build_link_index(l); });
+  const auto it = l.links.find(ino);
+  return it == l.links.end() ? std::vector<std::string>{} : it->second;
+}
+
+// One walk of a lower layer, recording the regular files that have more than one link.
+void Stack::build_link_index(const Layer& l) const {
+  std::vector<std::string> pending{""};
+  while (!pending.empty()) {
+    const std::string dir = std::move(pending.back());
+    pending.pop_back();
+    const int fd = sys::try_open_beneath(l.root.get(), dir.empty() ? "." : dir,
+                                         O_RDONLY | O_DIRECTORY);
+    if (fd < 0) continue;
+    std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(fd), ::closedir);
+    if (!stream) {
+      ::close(fd);
+      continue;
+    }
+    while (const dirent* e = ::readdir(stream.get())) {
+      const std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      if (e->d_type == DT_DIR) {
+        pending.push_back(join(dir, name));
+      } else if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISDIR(st.st_mode)) pending.push_back(join(dir, name));
+        else if (S_ISREG(st.st_mode) && st.st_nlink > 1) l.links[st.st_ino].push_back(join(dir, name));
+      }
+    }
+  }
 }
 
 }  // namespace cairn::overlay
