@@ -468,6 +468,55 @@ void Stack::move_upper_meta(const std::string& from, const std::string& to) {
   }
 }
 
+bool Stack::lookup_in_lowers(const Chain& chain, const std::string& dir,
+                             std::string_view name) const {
+  if (!has_upper_) return false;
+  Chain lowers;
+  for (const Chain::Level& level : chain.levels())
+    if (level.layer != 0) lowers.add(level.layer, level.fd);
+  return lookup_in(lowers, dir, name, nullptr).has_value();
+}
+
+namespace {
+bool at_or_below(const std::string& path, const std::string& top) {
+  if (top.empty()) return true;
+  return path.compare(0, top.size(), top) == 0 &&
+         (path.size() == top.size() || path[top.size()] == '/');
+}
+}  // namespace
+
+void Stack::erase_upper_meta_tree(const std::string& path) {
+  std::unique_lock lock(upper_mutex_);
+  Layer& l = *layers_[0];
+  std::vector<std::string> doomed;
+  for (const auto& [p, meta] : l.record.entries())
+    if (at_or_below(p, path)) doomed.push_back(p);
+  for (const std::string& p : doomed) {
+    unindex_meta(l, p);
+    l.record.erase(p);
+  }
+}
+
+void Stack::clear_upper_markers_below(const std::string& dir) {
+  std::unique_lock lock(upper_mutex_);
+  Layer& l = *layers_[0];
+  std::vector<std::string> touched;
+  for (const auto& [p, meta] : l.record.entries())
+    if (p != dir && at_or_below(p, dir) && (meta.whiteout || meta.opaque)) touched.push_back(p);
+  for (const std::string& p : touched) {
+    layer::EntryMeta m = *l.record.find(p);
+    unindex_meta(l, p);
+    m.opaque = false;
+    if (m.whiteout && m.mode == 0) {
+      l.record.erase(p);  // a bare whiteout
+      continue;
+    }
+    m.whiteout = false;
+    index_meta(l, p, m);
+    l.record.set(p, std::move(m));
+  }
+}
+
 void Stack::save_upper_record() const {
   std::shared_lock lock(upper_mutex_);
   const Layer& l = *layers_[0];

@@ -125,6 +125,9 @@ class Stack {
                                     std::string_view name, Chain* child) const;
   // Unsorted, in layer order.
   std::vector<DirEntry> list(const Chain& chain, const std::string& dir) const;
+  // Whether the layers below the upper show `name` in the directory (what a removal must
+  // then hide with a whiteout).
+  bool lookup_in_lowers(const Chain& chain, const std::string& dir, std::string_view name) const;
   // Descriptor of a path's parent directory in one layer, O_PATH, never through symlinks.
   UniqueFd open_dir(std::size_t layer, const std::string& dir) const;
 
@@ -140,6 +143,10 @@ class Stack {
   void erase_upper_meta(const std::string& path);
   // Moves the entries of `from` and everything below it to `to` (a rename).
   void move_upper_meta(const std::string& from, const std::string& to);
+  // Drops the entries of `path` and everything below it.
+  void erase_upper_meta_tree(const std::string& path);
+  // Drops whiteouts and opaque markers strictly below `dir`.
+  void clear_upper_markers_below(const std::string& dir);
   void save_upper_record() const;
 
   // Paths in a lower layer that are hard links of the host inode `ino` (its index is built

@@ -1,0 +1,102 @@
+// cairn's FUSE overlay filesystem: what to mount (plain options, unit-testable) and the
+// mounted session (a move-only owner of the FUSE session and its mount).
+//
+// The build, `cairn run`, `cairn mount` and the drop-in `cairn-overlayfs` all mount through
+// this. Inside a user + mount namespace the mount opens /dev/fuse directly; outside one it
+// goes through fusermount3 (with auto_unmount, so a killed server leaves no stale mount).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/overlay/stack.hpp"
+
+namespace cairn::overlay {
+
+// One range of an id mapping: ids [inside, inside + count) as the mount shows them are
+// [outside, outside + count) on the layers' filesystem.
+struct IdRange {
+  unsigned inside = 0;
+  unsigned outside = 0;
+  unsigned count = 0;
+  bool operator==(const IdRange&) const = default;
+};
+
+struct MountOptions {
+  std::vector<LayerSource> lowers;  // top-most first
+  std::optional<LayerSource> upper;
+  // Where copy-ups are assembled before they appear (same filesystem as the upper). Empty:
+  // LAYER/work for a cairn-format upper; required for a kernel-format upper.
+  std::filesystem::path workdir;
+  // Kernel format only: what owners the mount shows and writes.
+  std::vector<IdRange> uid_map, gid_map;
+  std::optional<uid_t> squash_uid;
+  std::optional<gid_t> squash_gid;
+  bool read_only = false;
+  // Chmod/chown/utimes/xattr changes of an unchanged lower file keep its data below
+  // (cairn format only: the kernel format has nowhere to say so).
+  bool metacopy = true;
+  bool debug = false;
+  bool allow_other = false;  // implied inside a user namespace
+  std::string fsname = "cairn-overlayfs";
+  unsigned max_threads = 8;
+};
+
+// fuse-overlayfs's `-o` syntax: lowerdir=A:B (top-most first; "\:" escapes a colon),
+// upperdir=, workdir=, squash_to_root, squash_to_uid=, squash_to_gid=, uidmapping=,
+// gidmapping= (IN:OUT:COUNT[:IN:OUT:COUNT...]), ro, rw, debug, allow_other, fsync=, and the
+// generic mount options mount.fuse3 passes (dev, suid, exec, ...). Layers are in the kernel
+// format unless `cairn_format` is given. Unknown options go to `warnings`, as fuse-overlayfs
+// ignores them; malformed values throw Error.
+struct ParsedOptions {
+  MountOptions options;
+  std::vector<std::string> warnings;
+};
+ParsedOptions parse_overlayfs_options(const std::vector<std::string>& option_strings);
+
+// Refuses an incoherent set of options with an Error saying what to change.
+void validate(const MountOptions& options);
+
+class Mount {
+ public:
+  // Opens the layers and mounts on `mountpoint`. Throws Error naming the step.
+  Mount(MountOptions options, const std::filesystem::path& mountpoint);
+  Mount(Mount&&) noexcept;
+  Mount& operator=(Mount&&) noexcept;
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+  ~Mount();  // unmounts if still mounted
+
+  // Serves requests until the filesystem is unmounted (umount, fusermount3 -u, or
+  // request_exit()); then writes the upper's record. Returns the session loop's status.
+  int serve();
+  // Asks serve() to return.
+  void request_exit();
+  // SIGINT, SIGTERM and SIGHUP end serve() (which then unmounts); SIGPIPE is ignored.
+  void handle_signals();
+  // Without `foreground`: continues in a child process detached from the terminal, the
+  // parent exiting 0 once the mount is up (what mount programs do).
+  static void daemonize(bool foreground);
+  // Writes the upper's record now (it is also written when serve() returns).
+  void sync_record();
+  // Paths in the upper that the mount created, changed or deleted, sorted.
+  std::vector<std::string> changes() const;
+  // Peak memory of the inode table in bytes (reported by cairn mount --stats).
+  std::size_t peak_inodes() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Unmounts a mount made by this user: umount2 when allowed, else fusermount3 -u.
+void unmount(const std::filesystem::path& mountpoint, bool lazy = false);
+
+}  // namespace cairn::overlay
