@@ -36,7 +36,8 @@ struct Inode {
   Inode* parent = nullptr;
   std::string name;
   std::vector<std::pair<Inode*, std::string>> more_links;  // other names (hard links)
-  std::unordered_map<std::string, Inode*> children;  // names the kernel knows below it
+  // Directories only: the names the kernel knows below it.
+  std::unique_ptr<std::unordered_map<std::string, Inode*>> children;
   bool unlinked = false;
   std::uint64_t lookups = 0;  // the kernel's references
   std::uint64_t holds = 0;    // children and open handles
@@ -45,10 +46,8 @@ struct Inode {
   std::atomic<std::uint64_t> generation{0};  // 0: stale, re-resolve before use
   std::size_t layer = 0;
   std::size_t data_layer = 0;
-  ino_t host_ino = 0;
-  nlink_t host_nlink = 0;
   std::shared_ptr<const Chain> chain;  // directories only
-  Attributes last;  // answered for an unlinked, still open file
+  std::unique_ptr<Attributes> last;    // an unlinked file's, for fstat while it is open
 };
 
 // What an operation found out about an inode's place: a snapshot taken under its mutex.
@@ -74,7 +73,7 @@ class Filesystem {
   // --- the operations (ops.cpp calls these; each replies exactly once) ---
   void lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void forget(fuse_ino_t ino, std::uint64_t n);
-  void getattr(fuse_req_t req, fuse_ino_t ino);
+  void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                fuse_file_info* fi);
   void readlink(fuse_req_t req, fuse_ino_t ino);
@@ -118,8 +117,12 @@ class Filesystem {
   std::shared_ptr<const Chain> chain_of(Inode& node);
   std::optional<Resolved> resolve_child(Inode& parent, const std::string& name, Chain* child,
                                         std::string* path);
-  Inode* remember(Inode* parent, const std::string& name, const Resolved& r, Chain chain);
-  void detach(Inode* parent, const std::string& name);  // caller holds tree_mutex_
+  std::optional<Resolved> resolve_in(const Chain& chain, const std::string& dir,
+                                     const std::string& name, Chain* child) const;
+  Inode* remember(Inode* parent, const std::string& name, const Resolved& r,
+                  std::optional<Chain> chain);
+  // Caller holds tree_mutex_. `gone`: the attributes of a removed name, kept for fstat.
+  void detach(Inode* parent, const std::string& name, const Attributes* gone = nullptr);
   void relink(Inode* node, Inode* from, const std::string& name, Inode* to,
               const std::string& newname);  // caller holds tree_mutex_
   void hold(Inode* node);
@@ -127,7 +130,8 @@ class Filesystem {
   fuse_entry_param entry(Inode* node, const Resolved& r) const;
   struct stat to_stat(const Resolved& r) const;
   void reply_entry(fuse_req_t req, Inode* parent, const std::string& name);
-  int attributes_of(Inode& node, Resolved& out);
+  int attributes_of(Inode& node, Resolved& out, const fuse_file_info* fi = nullptr);
+  static std::unordered_map<std::string, Inode*>& children(Inode* dir);
 
   // Writes (fs_write.cpp).
   int prepare_new_name(Inode& parent, const std::string& name, std::string& path,

@@ -173,7 +173,7 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
       return (void)fuse_reply_err(req, errno);
   }
   note_change(p.path);
-  getattr(req, ino);
+  getattr(req, ino, fi);
 }
 
 // security.cairn.owner ("UID:GID") and security.cairn.device ("c|b:MAJOR:MINOR") record

@@ -44,6 +44,8 @@ UniqueFd open_work(const MountOptions& o) {
 }
 
 struct DirHandle {
+  std::mutex mutex;
+  bool listed = false;
   std::vector<DirEntry> entries;
 };
 
@@ -111,8 +113,6 @@ int Filesystem::refresh(Inode& node) {
     if (last) {
       node.layer = r->layer;
       node.data_layer = r->data_layer == SIZE_MAX ? r->layer : r->data_layer;
-      node.host_ino = r->attr.host_ino;
-      node.host_nlink = r->attr.nlink;
       if (S_ISDIR(r->attr.mode)) node.chain = std::move(next);
       // A copy-up that marked the node stale meanwhile wins: it is re-resolved again.
       node.generation.compare_exchange_strong(seen, generation);
@@ -140,11 +140,28 @@ Place Filesystem::place(Inode& node) {
   return p;
 }
 
+// A directory's chain; one that readdirplus made without its chain gets it from its
+// parent's on first use.
 std::shared_ptr<const Chain> Filesystem::chain_of(Inode& node) {
-  std::lock_guard lock(node.mutex);
+  std::unique_lock lock(node.mutex);
   if (node.generation != generation_) {
     if (const int error = refresh(node)) throw Error("resolve", node.name, error);
   }
+  if (node.chain || !S_ISDIR(node.type)) return node.chain;
+  lock.unlock();
+  Inode* parent;
+  std::string name;
+  {
+    std::lock_guard tree(tree_mutex_);
+    if (node.unlinked) throw Error("resolve", node.name, ENOENT);
+    parent = node.parent;
+    name = node.name;
+  }
+  auto chain = std::make_shared<Chain>();
+  auto r = resolve_child(*parent, name, chain.get(), nullptr);
+  if (!r || !S_ISDIR(r->attr.mode)) throw Error("resolve", name, ENOENT);
+  lock.lock();
+  if (!node.chain) node.chain = std::move(chain);
   return node.chain;
 }
 
@@ -157,16 +174,23 @@ std::optional<Resolved> Filesystem::resolve_child(Inode& parent, const std::stri
   }
   const auto chain = chain_of(parent);
   if (!chain) throw Error("lookup", dir + "/" + name, ENOTDIR);
-  auto r = stack_.lookup_in(*chain, dir, name, child);
-  if (r && r->data_layer == SIZE_MAX) r->data_layer = r->layer;
+  auto r = resolve_in(*chain, dir, name, child);
   if (path != nullptr) *path = r ? r->path : (dir.empty() ? name : dir + '/' + name);
   return r;
 }
 
+std::optional<Resolved> Filesystem::resolve_in(const Chain& chain, const std::string& dir,
+                                               const std::string& name, Chain* child) const {
+  auto r = stack_.lookup_in(chain, dir, name, child);
+  if (r && r->data_layer == SIZE_MAX) r->data_layer = r->layer;
+  return r;
+}
+
 Inode* Filesystem::remember(Inode* parent, const std::string& name, const Resolved& r,
-                            Chain chain) {
+                            std::optional<Chain> chain) {
   std::lock_guard tree(tree_mutex_);
-  if (auto it = parent->children.find(name); it != parent->children.end()) {
+  auto& siblings = children(parent);
+  if (auto it = siblings.find(name); it != siblings.end()) {
     Inode* known = it->second;
     if (known->ino == r.attr.ino && known->type == (r.attr.mode & S_IFMT)) {
       ++known->lookups;
@@ -179,7 +203,7 @@ Inode* Filesystem::remember(Inode* parent, const std::string& name, const Resolv
     if (auto it = linked_.find(r.attr.ino); it != linked_.end() && !it->second->unlinked) {
       Inode* node = it->second;
       node->more_links.emplace_back(parent, name);
-      parent->children[name] = node;
+      siblings[name] = node;
       ++parent->holds;
       ++node->lookups;
       return node;
@@ -193,13 +217,10 @@ Inode* Filesystem::remember(Inode* parent, const std::string& name, const Resolv
   node->lookups = 1;
   node->layer = r.layer;
   node->data_layer = r.data_layer;
-  node->host_ino = r.attr.host_ino;
-  node->host_nlink = r.attr.nlink;
   node->generation = generation_.load();
-  node->last = r.attr;
-  if (S_ISDIR(r.attr.mode)) node->chain = std::make_shared<const Chain>(std::move(chain));
+  if (S_ISDIR(r.attr.mode) && chain) node->chain = std::make_shared<const Chain>(std::move(*chain));
   ++parent->holds;
-  parent->children[name] = node;
+  siblings[name] = node;
   if (shared) linked_[r.attr.ino] = node;
   peak_inodes_ = std::max(peak_inodes_, ++inodes_);
   return node;
@@ -207,14 +228,21 @@ Inode* Filesystem::remember(Inode* parent, const std::string& name, const Resolv
 
 // The name goes away from the tree; the node stays while the kernel or a handle refers to
 // it. A multiply linked node keeps its other names.
-void Filesystem::detach(Inode* parent, const std::string& name) {
-  auto it = parent->children.find(name);
-  if (it == parent->children.end()) return;
+std::unordered_map<std::string, Inode*>& Filesystem::children(Inode* dir) {
+  if (!dir->children) dir->children = std::make_unique<std::unordered_map<std::string, Inode*>>();
+  return *dir->children;
+}
+
+void Filesystem::detach(Inode* parent, const std::string& name, const Attributes* gone) {
+  auto& siblings = children(parent);
+  auto it = siblings.find(name);
+  if (it == siblings.end()) return;
   Inode* node = it->second;
-  parent->children.erase(it);
+  siblings.erase(it);
   if (node->parent == parent && node->name == name) {
     if (node->more_links.empty()) {
       node->unlinked = true;  // keeps its hold on the parent until it goes
+      if (gone != nullptr) node->last = std::make_unique<Attributes>(*gone);
       return;
     }
     --parent->holds;
@@ -237,8 +265,8 @@ void Filesystem::detach(Inode* parent, const std::string& name) {
 void Filesystem::relink(Inode* node, Inode* from, const std::string& name, Inode* to,
                         const std::string& newname) {
   detach(to, newname);
-  from->children.erase(name);
-  to->children[newname] = node;
+  children(from).erase(name);
+  children(to)[newname] = node;
   ++to->holds;
   --from->holds;
   if (node->parent == from && node->name == name) {
@@ -260,21 +288,24 @@ void Filesystem::hold(Inode* node) {
 // its parents.
 void Filesystem::drop(Inode* node, std::uint64_t lookups, std::uint64_t holds) {
   std::lock_guard tree(tree_mutex_);
-  std::vector<Inode*> pending;
   node->lookups -= std::min(node->lookups, lookups);
   node->holds -= std::min(node->holds, holds);
-  pending.push_back(node);
+  auto gone = [&](const Inode* n) { return n != &root_ && n->lookups == 0 && n->holds == 0; };
+  if (!gone(node)) return;
+  // A parent enters the list only when its last hold goes, so no node is freed twice
+  // (hard links in one directory hold it once per name).
+  std::vector<Inode*> pending{node};
   while (!pending.empty()) {
     Inode* n = pending.back();
     pending.pop_back();
-    if (n == &root_ || n->lookups != 0 || n->holds != 0) continue;
     if (auto it = linked_.find(n->ino); it != linked_.end() && it->second == n) linked_.erase(it);
     auto release_parent = [&](Inode* p, const std::string& name) {
       if (p == nullptr) return;
-      if (auto c = p->children.find(name); c != p->children.end() && c->second == n)
-        p->children.erase(c);
-      --p->holds;
-      pending.push_back(p);
+      if (p->children) {
+        if (auto c = p->children->find(name); c != p->children->end() && c->second == n)
+          p->children->erase(c);
+      }
+      if (--p->holds == 0 && gone(p)) pending.push_back(p);
     };
     release_parent(n->parent, n->name);
     for (auto& [p, name] : n->more_links) release_parent(p, name);
@@ -319,8 +350,7 @@ fuse_entry_param Filesystem::entry(Inode* node, const Resolved& r) const {
 
 void Filesystem::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Inode* p = inode(parent);
-  Chain child;
-  auto r = resolve_child(*p, name, &child, nullptr);
+  auto r = resolve_child(*p, name, nullptr, nullptr);
   if (!r) {
     // A negative entry the kernel may cache: every change to the tree comes through us.
     fuse_entry_param e{};
@@ -328,25 +358,24 @@ void Filesystem::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_reply_entry(req, &e);
     return;
   }
-  Inode* node = remember(p, name, *r, std::move(child));
+  Inode* node = remember(p, name, *r, std::nullopt);  // a directory's chain comes on use
   const fuse_entry_param e = entry(node, *r);
   fuse_reply_entry(req, &e);
 }
 
 // The entry reply after an operation that made `name` in `parent`.
 void Filesystem::reply_entry(fuse_req_t req, Inode* parent, const std::string& name) {
-  Chain child;
-  auto r = resolve_child(*parent, name, &child, nullptr);
+  auto r = resolve_child(*parent, name, nullptr, nullptr);
   if (!r) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  Inode* node = remember(parent, name, *r, std::move(child));
+  Inode* node = remember(parent, name, *r, std::nullopt);
   const fuse_entry_param e = entry(node, *r);
   fuse_reply_entry(req, &e);
 }
 
-int Filesystem::attributes_of(Inode& node, Resolved& out) {
+int Filesystem::attributes_of(Inode& node, Resolved& out, const fuse_file_info* fi) {
   if (&node == &root_) {
     auto r = stack_.lookup("");
     if (!r) return ENOENT;
@@ -358,26 +387,45 @@ int Filesystem::attributes_of(Inode& node, Resolved& out) {
   {
     std::lock_guard tree(tree_mutex_);
     if (node.unlinked) {
-      out.attr = node.last;
+      // Still open (fstat): what it was, with the size and times of the open file.
+      if (!node.last) return ENOENT;
+      out.attr = *node.last;
       out.attr.nlink = 0;
       out.layer = node.layer;
+      struct stat st;
+      if (fi != nullptr && ::fstat(static_cast<int>(fi->fh), &st) == 0) {
+        out.attr.size = st.st_size;
+        out.attr.blocks = st.st_blocks;
+        out.attr.mtime = st.st_mtim;
+        out.attr.ctime = st.st_ctim;
+      }
       return 0;
     }
     parent = node.parent;
     name = node.name;
   }
+  if (S_ISDIR(node.type)) {
+    // One fstat of the directory's top copy: the kernel asks again after every readdir.
+    const auto chain = chain_of(node);
+    std::string path;
+    {
+      std::lock_guard tree(tree_mutex_);
+      path = path_of(&node);
+    }
+    out = stack_.directory(*chain, path);
+    out.attr.ino = node.ino;
+    return 0;
+  }
   auto r = resolve_child(*parent, name, nullptr, nullptr);
   if (!r) return ENOENT;
   out = std::move(*r);
-  std::lock_guard lock(node.mutex);
-  node.last = out.attr;
   return 0;
 }
 
-void Filesystem::getattr(fuse_req_t req, fuse_ino_t ino) {
+void Filesystem::getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode* node = inode(ino);
   Resolved r;
-  if (const int error = attributes_of(*node, r)) {
+  if (const int error = attributes_of(*node, r, fi)) {
     fuse_reply_err(req, error);
     return;
   }
@@ -406,18 +454,12 @@ void Filesystem::readlink(fuse_req_t req, fuse_ino_t ino) {
 
 void Filesystem::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode* node = inode(ino);
-  const auto chain = chain_of(*node);
-  std::string path;
-  {
-    std::lock_guard tree(tree_mutex_);
-    path = path_of(node);
-  }
-  if (!chain) {
+  if (!chain_of(*node)) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
+  // The listing is made on the first readdir: with its cache the kernel often needs none.
   auto handle = std::make_unique<DirHandle>();
-  handle->entries = stack_.list(*chain, path);
   fi->fh = reinterpret_cast<std::uint64_t>(handle.release());
   fi->keep_cache = 1;
   fi->cache_readdir = 1;
@@ -431,8 +473,23 @@ void Filesystem::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                          fuse_file_info* fi, bool plus) {
   Inode* dir = inode(ino);
-  const auto* handle = reinterpret_cast<const DirHandle*>(fi->fh);
-  std::vector<char> buffer(size);
+  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  // Unlocked before the reply: once the kernel has it, releasedir may free the handle.
+  std::unique_lock lock(handle->mutex);
+  const auto chain = chain_of(*dir);
+  if (!chain) return (void)fuse_reply_err(req, ENOTDIR);
+  std::string path;
+  {
+    std::lock_guard tree(tree_mutex_);
+    path = path_of(dir);
+  }
+  if (!handle->listed || off == 0) {
+    handle->entries = stack_.list(*chain, path);
+    handle->listed = true;
+  }
+  // One buffer per serving thread: the kernel asks for up to a megabyte at a time.
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < size) buffer.resize(size);
   std::size_t used = 0;
   for (auto index = static_cast<std::size_t>(off); index < handle->entries.size() + 2; ++index) {
     const char* name = index == 0 ? "." : index == 1 ? ".." : handle->entries[index - 2].name.c_str();
@@ -444,11 +501,10 @@ void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       e.attr.st_mode = S_IFDIR;
       e.attr.st_ino = dir->ino;
     } else {
-      Chain child;
-      auto r = resolve_child(*dir, name, plus ? &child : nullptr, nullptr);
+      auto r = resolve_in(*chain, path, name, nullptr);
       if (!r) continue;  // removed since opendir
       if (plus) {
-        e = entry(remember(dir, name, *r, std::move(child)), *r);
+        e = entry(remember(dir, name, *r, std::optional<Chain>()), *r);
       } else {
         e.attr = to_stat(*r);
       }
@@ -459,6 +515,7 @@ void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     else fuse_add_direntry(req, at, size - used, name, &e.attr, next);
     used += needed;
   }
+  lock.unlock();
   fuse_reply_buf(req, buffer.data(), used);
 }
 

@@ -254,13 +254,12 @@ void Filesystem::create(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
     ::close(fd);
     return (void)fuse_reply_err(req, error);
   }
-  Chain none;
-  auto r = resolve_child(*parent, name, &none, nullptr);
+  auto r = resolve_child(*parent, name, nullptr, nullptr);
   if (!r) {
     ::close(fd);
     return (void)fuse_reply_err(req, ENOENT);
   }
-  Inode* node = remember(parent, name, *r, Chain());
+  Inode* node = remember(parent, name, *r, std::nullopt);
   hold(node);
   fi->fh = static_cast<std::uint64_t>(fd);
   fi->keep_cache = 1;
@@ -354,7 +353,7 @@ void Filesystem::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, con
     std::lock_guard tree(tree_mutex_);
     linked_[node->ino] = node;
     node->more_links.emplace_back(parent, name);
-    parent->children[name] = node;
+    children(parent)[name] = node;
     ++parent->holds;
   }
   reply_entry(req, parent, name);
@@ -383,7 +382,7 @@ void Filesystem::unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   }
   {
     std::lock_guard tree(tree_mutex_);
-    detach(parent, name);
+    detach(parent, name, &r->attr);
   }
   fuse_reply_err(req, 0);
 }
@@ -412,8 +411,9 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   Inode* node;
   {
     std::lock_guard tree(tree_mutex_);
-    auto it = parent->children.find(name);
-    node = it == parent->children.end() ? nullptr : it->second;
+    auto& siblings = children(parent);
+    auto it = siblings.find(name);
+    node = it == siblings.end() ? nullptr : it->second;
   }
   const bool source_below = lower_has(*parent, name);
   const bool target_below = lower_has(*newparent, newname);

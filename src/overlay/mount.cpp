@@ -139,6 +139,7 @@ struct Mount::Impl {
   std::unique_ptr<Filesystem> fs;
   fuse_session* session = nullptr;
   bool mounted = false;
+  unsigned threads = 8;
   std::filesystem::path mountpoint;
 
   ~Impl() {
@@ -168,6 +169,7 @@ Mount::Mount(MountOptions options, const std::filesystem::path& mountpoint)
   validate(options);
   const std::string fuse_options = mount_options(options);
   const bool debug = options.debug;
+  impl_->threads = std::max(1u, options.max_threads);
   impl_->fs = std::make_unique<Filesystem>(std::move(options));
   std::vector<std::string> args = {"cairn-overlayfs", "-o", fuse_options};
   if (debug) args.push_back("-d");
@@ -194,8 +196,11 @@ Mount::~Mount() = default;
 int Mount::serve() {
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(config, 1);
-  fuse_loop_cfg_set_max_threads(config, impl_->fs ? 8 : 1);
-  fuse_loop_cfg_set_idle_threads(config, 4);
+  // Threads that stay: libfuse otherwise ends idle ones and starts new ones under load,
+  // each with a fresh megabyte request buffer (a third of the time of a cold `find`).
+  const unsigned threads = impl_->threads;
+  fuse_loop_cfg_set_max_threads(config, threads);
+  fuse_loop_cfg_set_idle_threads(config, threads);
   const int status = fuse_session_loop_mt(impl_->session, config);
   fuse_loop_cfg_destroy(config);
   impl_->fs->save_record();

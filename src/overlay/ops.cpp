@@ -39,8 +39,8 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   for (size_t i = 0; i < count; ++i) fs(req).forget(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
-void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  guarded(req, [&](Filesystem& f) { f.getattr(req, ino); });
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  guarded(req, [&](Filesystem& f) { f.getattr(req, ino, fi); });
 }
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   guarded(req, [&](Filesystem& f) { f.setattr(req, ino, attr, to_set, fi); });

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -100,9 +101,11 @@ Attributes host_attributes(const struct stat& st) {
   return a;
 }
 
-// The kernel's opaque marker (either namespace; unprivileged overlays use user.*).
-bool kernel_opaque(int dir_fd) {
-  const std::string proc = "/proc/self/fd/" + std::to_string(dir_fd);
+// The kernel's opaque marker (either namespace; unprivileged overlays use user.*) on the
+// directory `name` in the directory open as `parent_fd`.
+bool kernel_opaque(int parent_fd, std::string_view name) {
+  std::string proc = "/proc/self/fd/" + std::to_string(parent_fd);
+  proc.append(1, '/').append(name);
   for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
     char value[2];
     const ssize_t n = ::getxattr(proc.c_str(), name, value, sizeof value);
@@ -210,9 +213,9 @@ bool Stack::is_whiteout(std::size_t layer, const struct stat& st) const {
 // Whether a layer that has the directory `path` (as `child_fd`) hides the layers below.
 // A whiteout of a directory the layer has means it was recreated here: OCI applies a
 // whiteout only to lower layers, so the layer's own directory replaces the lower ones.
-bool Stack::hides_below(std::size_t layer, const std::string& path, int child_fd,
-                        std::string_view, const struct stat&) const {
-  if (layers_[layer]->format == Format::kernel) return kernel_opaque(child_fd);
+bool Stack::hides_below(std::size_t layer, const std::string& path, int parent_fd,
+                        std::string_view name, const struct stat&) const {
+  if (layers_[layer]->format == Format::kernel) return kernel_opaque(parent_fd, name);
   return marker(layer, path).has_value();
 }
 
@@ -239,8 +242,6 @@ std::optional<Resolved> Stack::lookup_in(const Chain& chain, const std::string& 
   std::shared_lock lock(upper_mutex_, std::defer_lock);
   if (has_upper_) lock.lock();
   std::optional<Resolved> found;
-  Chain local;
-  Chain& target = child != nullptr ? *child : local;
   for (const Chain::Level& level : chain.levels()) {
     struct stat st;
     const int present = stat_child(level.fd, name.c_str(), st);
@@ -265,23 +266,36 @@ std::optional<Resolved> Stack::lookup_in(const Chain& chain, const std::string& 
     } else if (!S_ISDIR(st.st_mode)) {
       break;  // a non-directory hides the directories below it
     }
-    const int fd = ::openat(level.fd, name.c_str(),
-                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) break;  // changed meanwhile (upper only)
-      throw_errno("open", where(level.layer, path), errno);
-    }
-    target.add(level.layer, UniqueFd(fd));
     // A merged directory's number is its bottom-most copy's: a copy-up does not change it.
     found->attr.ino = overlay_ino(st, layers_[level.layer]->dev_slot);
-    if (hides_below(level.layer, path, fd, name, st)) break;
+    if (child != nullptr) {
+      const int fd = ::openat(level.fd, name.c_str(),
+                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) break;  // changed meanwhile (upper only)
+        throw_errno("open", where(level.layer, path), errno);
+      }
+      child->add(level.layer, UniqueFd(fd));
+    }
+    // Whether the bottom-most layer hides what is below it does not matter.
+    const bool last = &level == &chain.levels().back();
+    if (!last && hides_below(level.layer, path, level.fd, name, st)) break;
   }
-  if (found && S_ISREG(found->attr.mode) && found->data_layer == found->layer &&
-      layers_[found->layer]->format == Format::cairn) {
+  if (found && found->data_layer == SIZE_MAX) {
     // A metacopy whose lower file is gone (cannot happen in a consistent stack): empty.
+    found->data_layer = found->layer;
     found->attr.size = 0;
   }
   return found;
+}
+
+Resolved Stack::directory(const Chain& chain, const std::string& path) const {
+  const Chain::Level& top = chain.levels().front();
+  struct stat st;
+  if (::fstat(top.fd, &st) != 0) throw_errno("stat", where(top.layer, path), errno);
+  std::shared_lock lock(upper_mutex_, std::defer_lock);
+  if (has_upper_) lock.lock();
+  return resolved(top.layer, path, st);
 }
 
 Resolved Stack::resolved(std::size_t layer, std::string path, const struct stat& st) const {
@@ -366,38 +380,56 @@ std::vector<DirEntry> Stack::list(const Chain& chain, const std::string& dir) co
   return out;
 }
 
+namespace {
+
+// The names of a directory, read with getdents64 into a per-thread buffer: opendir's
+// 32 KiB DIR allocation per listing made the allocator grow and trim its heap each time.
+template <typename OnEntry>
+int for_each_entry(int fd, OnEntry&& on_entry) {
+  struct linux_dirent64 {
+    ino64_t d_ino;
+    off64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+  };
+  thread_local std::vector<char> buffer(1 << 16);
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, fd, buffer.data(), buffer.size());
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    for (long at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const linux_dirent64*>(buffer.data() + at);
+      at += e->d_reclen;
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      on_entry(name, e->d_type);
+    }
+  }
+}
+
+}  // namespace
+
 void Stack::list_layer(std::size_t layer, int dirfd, const std::string& dir,
                        std::unordered_set<std::string>& seen, std::vector<DirEntry>& out) const {
   // An O_PATH descriptor cannot be read: reopen the same directory for getdents.
-  const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_errno("open", where(layer, dir), errno);
-  std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(fd), ::closedir);
-  if (!stream) {
-    const int error = errno;
-    ::close(fd);
-    throw_errno("opendir", where(layer, dir), error);
-  }
+  const UniqueFd fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("open", where(layer, dir), errno);
   const Layer& l = *layers_[layer];
   const bool may_have_devices = l.device_dirs.count(dir) != 0;
-  for (;;) {
-    errno = 0;
-    const dirent* e = ::readdir(stream.get());
-    if (e == nullptr) {
-      if (errno != 0) throw_errno("readdir", where(layer, dir), errno);
-      break;
-    }
-    const std::string_view name = e->d_name;
-    if (name == "." || name == ".." || !seen.emplace(name).second) continue;
+  const int error = for_each_entry(fd.get(), [&](const char* name, unsigned char d_type) {
+    if (!seen.emplace(name).second) return;
     bool whiteout = false;
-    mode_t type = entry_type(layer, fd, dir, e->d_name, e->d_type, whiteout);
-    if (whiteout || type == 0) continue;  // stays in `seen`: hides the layers below
+    mode_t type = entry_type(layer, fd.get(), dir, name, d_type, whiteout);
+    if (whiteout || type == 0) return;  // stays in `seen`: hides the layers below
     if (may_have_devices && type == S_IFREG) {
       // Device nodes are empty placeholder files on disk: only the record knows.
       const layer::EntryMeta* m = meta(layer, join(dir, name));
       if (m != nullptr && m->is_device()) type = m->mode & S_IFMT;
     }
     out.push_back({std::string(name), type, layer});
-  }
+  });
+  if (error != 0) throw_errno("readdir", where(layer, dir), error);
   // Names whited out here hide the layers below. A name this layer also has on disk was
   // listed above and stays: a whiteout never applies to its own layer.
   if (const auto it = l.whiteouts.find(dir); it != l.whiteouts.end())

@@ -123,6 +123,8 @@ class Stack {
   // directory, `child` (if given) receives the child's chain.
   std::optional<Resolved> lookup_in(const Chain& chain, const std::string& dir,
                                     std::string_view name, Chain* child) const;
+  // The attributes of a directory from its chain (one fstat); attr.ino is its top copy's.
+  Resolved directory(const Chain& chain, const std::string& path) const;
   // Unsorted, in layer order.
   std::vector<DirEntry> list(const Chain& chain, const std::string& dir) const;
   // Whether the layers below the upper show `name` in the directory (what a removal must
