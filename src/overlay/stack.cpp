@@ -106,7 +106,9 @@ Attributes host_attributes(const struct stat& st) {
 bool kernel_opaque(int parent_fd, std::string_view name) {
   std::string proc = "/proc/self/fd/" + std::to_string(parent_fd);
   proc.append(1, '/').append(name);
-  for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
+  // fuse-overlayfs marks its own with user.fuseoverlayfs.opaque.
+  for (const char* name :
+       {"trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"}) {
     char value[2];
     const ssize_t n = ::getxattr(proc.c_str(), name, value, sizeof value);
     if (n == 1 && value[0] == 'y') return true;
