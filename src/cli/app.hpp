@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cairn/config.hpp"
+#include "cairn/store/store.hpp"
 
 namespace cairn::cli {
 
@@ -31,7 +32,12 @@ struct Command {
   Action action;
 };
 
+// The store of the configuration; an image by name or ID (Error when there is none).
+store::Store open_store(const Config& config);
+store::ImageEntry resolve(const store::Store& s, const std::string& name);
+
 Command register_parse(CLI::App& root);
+std::vector<Command> register_mount_commands(CLI::App& root);
 Command register_config(CLI::App& root);
 std::vector<Command> register_image_commands(CLI::App& root);
 

@@ -16,9 +16,6 @@
 #include "cairn/store/reference.hpp"
 
 namespace cairn::cli {
-namespace {
-
-using nlohmann::json;
 
 store::Store open_store(const Config& config) {
   if (config.storage_root.empty())
@@ -26,6 +23,16 @@ store::Store open_store(const Config& config) {
         .hint("set storage.root in cairn.toml or pass --root DIR");
   return store::Store(config.storage_root);
 }
+
+store::ImageEntry resolve(const store::Store& s, const std::string& name) {
+  auto image = s.resolve(name);
+  if (!image) throw Error("no such image: " + name).hint("see `cairn images`");
+  return *image;
+}
+
+namespace {
+
+using nlohmann::json;
 
 store::UnpackLimits limits_of(const Config& config) {
   return store::UnpackLimits{config.max_layer_size};
@@ -70,12 +77,6 @@ std::string human_size(std::int64_t bytes) {
     ++unit;
   }
   return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", value, units[unit]);
-}
-
-store::ImageEntry resolve(const store::Store& s, const std::string& name) {
-  auto image = s.resolve(name);
-  if (!image) throw Error("no such image: " + name).hint("see `cairn images`");
-  return *image;
 }
 
 UniqueFd input_file(const std::string& path, const char* what, const char* how) {

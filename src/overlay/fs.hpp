@@ -65,6 +65,7 @@ class Filesystem {
   static const fuse_lowlevel_ops& operations();
 
   void init(fuse_conn_info* conn);
+  void set_session(fuse_session* session) { session_ = session; }
   void destroy();
   void save_record() { stack_.save_upper_record(); }
   std::vector<std::string> changes() const;
@@ -174,6 +175,7 @@ class Filesystem {
   std::set<std::string> changes_;
   double timeout_ = 86400.0;
   bool writeback_ = false;
+  fuse_session* session_ = nullptr;
 };
 
 }  // namespace cairn::overlay

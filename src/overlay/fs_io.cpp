@@ -206,8 +206,12 @@ void Filesystem::setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
                           size_t size, int flags) {
   Inode* node = inode(ino);
   const std::string_view key = name;
-  if (key == "security.cairn.owner" || key == "security.cairn.device")
-    return (void)fuse_reply_err(req, set_recorded(*node, key, {value, size}));
+  if (key == "security.cairn.owner" || key == "security.cairn.device") {
+    const int error = set_recorded(*node, key, {value, size});
+    // The kernel keeps cached attributes across a setxattr: drop them (attributes only).
+    if (error == 0 && session_ != nullptr) fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
+    return (void)fuse_reply_err(req, error);
+  }
   if (layer::is_reserved_xattr(key)) return (void)fuse_reply_err(req, EPERM);
   if (const int error = copy_up(*node, true)) return (void)fuse_reply_err(req, error);
   const Place p = place(*node);

@@ -179,6 +179,7 @@ Mount::Mount(MountOptions options, const std::filesystem::path& mountpoint)
   const auto& ops = Filesystem::operations();
   impl_->session = fuse_session_new(&fargs, &ops, sizeof ops, impl_->fs.get());
   if (impl_->session == nullptr) throw Error("overlay: creating the FUSE session failed");
+  impl_->fs->set_session(impl_->session);
   if (fuse_session_mount(impl_->session, mountpoint.c_str()) != 0) {
     const int error = errno != 0 ? errno : EPERM;
     throw Error("mount overlay", mountpoint.string(), error)
