@@ -232,7 +232,10 @@ int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
 }
 
 int Filesystem::open_flags(int flags) const {
-  flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_APPEND);  // the kernel gives every offset
+  // Only what matters to the file on the host: openat2 refuses flags it does not know (the
+  // kernel passes e.g. __FMODE_EXEC for an exec), and the kernel gives every offset, so
+  // no O_APPEND.
+  flags &= O_ACCMODE | O_TRUNC | O_DIRECT | O_DSYNC | O_SYNC | O_LARGEFILE;
   // With the writeback cache the kernel may read pages of a file opened write-only.
   if (writeback_ && (flags & O_ACCMODE) == O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
   return flags | O_NOFOLLOW | O_CLOEXEC;

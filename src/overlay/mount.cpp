@@ -2,6 +2,8 @@
 // session that owns the mount.
 #include "cairn/overlay/mount.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/process.hpp"
+#include "cairn/base/sys.hpp"
 #include "fs.hpp"
 
 namespace cairn::overlay {
@@ -119,7 +122,7 @@ ParsedOptions parse_overlayfs_options(const std::vector<std::string>& option_str
 }
 
 void validate(const MountOptions& o) {
-  if (o.lowers.empty() && !o.upper)
+  if (o.lowers.empty())
     throw Error("overlay: no layers").hint("give lowerdir=DIR[:DIR...]");
   if (o.upper && o.upper->format == Format::kernel && o.workdir.empty() && !o.read_only)
     throw Error("overlay: upperdir " + o.upper->path.string() + " needs a workdir")
@@ -140,6 +143,7 @@ struct Mount::Impl {
   fuse_session* session = nullptr;
   bool mounted = false;
   unsigned threads = 8;
+  UniqueFd watchdog;  // the write end of the unmount watchdog's pipe
   std::filesystem::path mountpoint;
 
   ~Impl() {
@@ -155,11 +159,41 @@ namespace {
 std::string mount_options(const MountOptions& o) {
   std::string out = "default_permissions,fsname=" + o.fsname + ",subtype=cairn-overlayfs";
   if (::geteuid() == 0 || o.allow_other) out += ",allow_other";
-  // Without privilege the mount goes through fusermount3, which then stays to unmount it
-  // when the server dies; with it, the mount namespace's end does that.
-  if (::geteuid() != 0) out += ",auto_unmount";
   if (o.read_only) out += ",ro";
   return out;
+}
+
+// Without privilege the mount goes through fusermount3, and a killed server would leave a
+// dead mount behind (fusermount3's own auto_unmount watchdog cannot open a mount without
+// allow_other, so it never unmounts). This watchdog holds the read end of a pipe whose
+// write end only the server has: at EOF (the server is gone, however it ended) it becomes
+// `fusermount3 -u -z MOUNTPOINT`, which fails quietly if the server unmounted already.
+// It keeps no other descriptor: a copy of /dev/fuse would keep the dead connection alive.
+void start_unmount_watchdog(const std::filesystem::path& mountpoint, UniqueFd& keep_open) {
+  auto [read_end, write_end] = sys::pipe();
+  const std::string target = mountpoint.string();
+  const char* argv[] = {"fusermount3", "-u", "-z", "-q", target.c_str(), nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork", "unmount watchdog", errno);
+  if (pid == 0) {
+    // The child: no allocation from here on.
+    ::setsid();
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+    ::dup2(read_end.get(), STDIN_FILENO);
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::close_range(3, ~0U, 0);
+    char byte;
+    while (::read(STDIN_FILENO, &byte, 1) != 0 && errno == EINTR) {
+    }
+    ::execvp("fusermount3", const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  // Nobody waits for it: it is reparented when it outlives us, which is its purpose.
+  keep_open = std::move(write_end);
 }
 
 }  // namespace
@@ -188,6 +222,7 @@ Mount::Mount(MountOptions options, const std::filesystem::path& mountpoint)
   }
   impl_->mounted = true;
   impl_->mountpoint = mountpoint;
+  if (::geteuid() != 0) start_unmount_watchdog(mountpoint, impl_->watchdog);
 }
 
 Mount::Mount(Mount&&) noexcept = default;

@@ -38,7 +38,7 @@ printf 'FROM busybox\nRUN echo hi\n' >Dockerfile
 run --help
 check "cairn --help exits 0" status_is 0
 cp "$tmp/out" "$tmp/help.out"
-for sub in parse config help version; do
+for sub in parse config mount umount help version; do
   check "cairn --help lists the subcommand '$sub'" out_matches "^  $sub( |$)"
 done
 for option in --config --root --log-level --debug --timings --version; do
