@@ -22,8 +22,8 @@ for arg in "$@"; do
   esac
 done
 if $with_test; then
-  packages+=(busybox-static debootstrap zstd skopeo umoci podman runc uidmap fuse-overlayfs
-             python3-jsonschema time hyperfine docker.io)
+  packages+=(busybox-static debootstrap zstd skopeo umoci podman buildah runc catatonit uidmap
+             fuse-overlayfs attr procps python3-jsonschema time hyperfine docker.io)
 fi
 
 as_root() {

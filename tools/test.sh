@@ -38,6 +38,9 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${CAIRN_TEST_AS_USER:-}" ]; then
   # A subordinate id range, so that rootless podman (an interoperability check) can run.
   grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >> /etc/subuid
   grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >> /etc/subgid
+  # The overlay tests open /dev/fuse as that user: distributions ship it 0666, some
+  # minimal images and VMs 0600.
+  chmod 0666 /dev/fuse
   # Fixtures that need root (debootstrap) are made now and cached between runs.
   fixtures=$("$src/tools/make-test-images.sh" busybox debian | tr '\n' ' ')
   home=$(getent passwd "$user" | cut -d: -f6)

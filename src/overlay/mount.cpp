@@ -21,10 +21,13 @@
 namespace cairn::overlay {
 namespace {
 
+// Splits at `separator`; "\\" + separator is the separator itself, other escapes stay as
+// they are (for the next, inner split).
 std::vector<std::string> split_escaped(std::string_view text, char separator) {
   std::vector<std::string> out(1);
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '\\' && i + 1 < text.size()) {
+      if (text[i + 1] != separator) out.back() += '\\';
       out.back() += text[++i];
     } else if (text[i] == separator) {
       out.emplace_back();
