@@ -126,13 +126,19 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   auto [dir, name] = split(p.path);
   UniqueFd dirfd;
   if (const int error = upper_dir_fd(dir, dirfd)) return (void)fuse_reply_err(req, error);
+  const bool root = p.path.empty();
+  // The root is its upper directory itself, reached through its /proc name (followed: it
+  // is never a symlink).
+  if (root) name = proc_path(dirfd.get());
+  const int at = root ? AT_FDCWD : dirfd.get();
+  const int nofollow = root ? 0 : AT_SYMLINK_NOFOLLOW;
   const bool symlink = S_ISLNK(node->type);
   if (size) {
     int result;
     if (fi != nullptr) {
       result = ::ftruncate(fd_of(fi), attr->st_size);
     } else {
-      const UniqueFd fd(::openat(dirfd.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      const UniqueFd fd(::openat(at, name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
       result = fd ? ::ftruncate(fd.get(), attr->st_size) : -1;
     }
     if (result != 0) return (void)fuse_reply_err(req, errno);
@@ -149,15 +155,15 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
     if (to_set & FUSE_SET_ATTR_UID) m.uid = attr->st_uid;
     if (to_set & FUSE_SET_ATTR_GID) m.gid = attr->st_gid;
     if (mode && !symlink && !m.is_device())
-      ::fchmodat(dirfd.get(), name.c_str(), host_mode(m.mode), 0);
+      ::fchmodat(at, name.c_str(), host_mode(m.mode), 0);
     stack_.set_upper_meta(p.path, std::move(m));
   } else {
-    if (mode && ::fchmodat(dirfd.get(), name.c_str(), attr->st_mode & 07777, 0) != 0)
+    if (mode && ::fchmodat(at, name.c_str(), attr->st_mode & 07777, 0) != 0)
       return (void)fuse_reply_err(req, errno);
     if (owner) {
       const uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? to_host_uid(attr->st_uid) : uid_t(-1);
       const gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? to_host_gid(attr->st_gid) : gid_t(-1);
-      if (::fchownat(dirfd.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::fchownat(at, name.c_str(), uid, gid, nofollow) != 0)
         return (void)fuse_reply_err(req, errno);
     }
   }
@@ -169,7 +175,7 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
     else if (to_set & FUSE_SET_ATTR_ATIME) times[0] = attr->st_atim;
     if (to_set & FUSE_SET_ATTR_MTIME_NOW) times[1].tv_nsec = UTIME_NOW;
     else if (to_set & FUSE_SET_ATTR_MTIME) times[1] = attr->st_mtim;
-    if (::utimensat(dirfd.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::utimensat(at, name.c_str(), times, nofollow) != 0)
       return (void)fuse_reply_err(req, errno);
   }
   note_change(p.path);

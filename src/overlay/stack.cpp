@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "cairn/base/error.hpp"
@@ -99,6 +100,15 @@ Attributes host_attributes(const struct stat& st) {
   a.gid = st.st_gid;
   a.rdev = st.st_rdev;
   return a;
+}
+
+// containers/storage writes the whiteouts of layers it unpacks for a mount program as
+// AUFS-style ".wh.NAME" files (and ".wh..wh..opq" for opaque directories), and
+// fuse-overlayfs honours them: so does a kernel-format layer here.
+bool aufs_whiteout(int dirfd, const std::string& name, bool prefix = true) {
+  struct stat st;
+  const std::string marker = prefix ? ".wh." + name : name;
+  return ::fstatat(dirfd, marker.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 // The kernel's opaque marker (either namespace; unprivileged overlays use user.*) on the
@@ -217,7 +227,9 @@ bool Stack::is_whiteout(std::size_t layer, const struct stat& st) const {
 // whiteout only to lower layers, so the layer's own directory replaces the lower ones.
 bool Stack::hides_below(std::size_t layer, const std::string& path, int parent_fd,
                         std::string_view name, const struct stat&) const {
-  if (layers_[layer]->format == Format::kernel) return kernel_opaque(parent_fd, name);
+  if (layers_[layer]->format == Format::kernel)
+    return kernel_opaque(parent_fd, name) ||
+           aufs_whiteout(parent_fd, std::string(name) + "/.wh..wh..opq", false);
   return marker(layer, path).has_value();
 }
 
@@ -244,12 +256,16 @@ std::optional<Resolved> Stack::lookup_in(const Chain& chain, const std::string& 
   std::shared_lock lock(upper_mutex_, std::defer_lock);
   if (has_upper_) lock.lock();
   std::optional<Resolved> found;
+  const bool wh_name = name.rfind(".wh.", 0) == 0;
   for (const Chain::Level& level : chain.levels()) {
+    const bool kernel = layers_[level.layer]->format == Format::kernel;
+    if (kernel && wh_name) continue;  // an AUFS-style marker, never an entry
     struct stat st;
     const int present = stat_child(level.fd, name.c_str(), st);
     if (present < 0) throw_errno("stat", where(level.layer, path), -present);
     if (present == 0) {
       if (marker(level.layer, path) == true) break;
+      if (kernel && aufs_whiteout(level.fd, name)) break;
       continue;
     }
     if (is_whiteout(level.layer, st)) break;
@@ -419,7 +435,13 @@ void Stack::list_layer(std::size_t layer, int dirfd, const std::string& dir,
   if (!fd) throw_errno("open", where(layer, dir), errno);
   const Layer& l = *layers_[layer];
   const bool may_have_devices = l.device_dirs.count(dir) != 0;
+  const bool kernel = l.format == Format::kernel;
+  std::vector<std::string> hidden;  // AUFS-style whiteouts: they hide only lower layers
   const int error = for_each_entry(fd.get(), [&](const char* name, unsigned char d_type) {
+    if (kernel && std::strncmp(name, ".wh.", 4) == 0) {
+      if (std::strcmp(name, ".wh..wh..opq") != 0) hidden.emplace_back(name + 4);
+      return;
+    }
     if (!seen.emplace(name).second) return;
     bool whiteout = false;
     mode_t type = entry_type(layer, fd.get(), dir, name, d_type, whiteout);
@@ -432,6 +454,7 @@ void Stack::list_layer(std::size_t layer, int dirfd, const std::string& dir,
     out.push_back({std::string(name), type, layer});
   });
   if (error != 0) throw_errno("readdir", where(layer, dir), error);
+  seen.insert(hidden.begin(), hidden.end());
   // Names whited out here hide the layers below. A name this layer also has on disk was
   // listed above and stays: a whiteout never applies to its own layer.
   if (const auto it = l.whiteouts.find(dir); it != l.whiteouts.end())
