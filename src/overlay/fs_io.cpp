@@ -81,7 +81,7 @@ void Filesystem::read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_f
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   buf.buf[0].fd = fd_of(fi);
   buf.buf[0].pos = off;
-  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+  fuse_reply_data(req, &buf, static_cast<fuse_buf_copy_flags>(0));
 }
 
 void Filesystem::write_buf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off,

@@ -183,8 +183,10 @@ void Filesystem::init(fuse_conn_info* conn) {
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_CACHE_SYMLINKS);
   // Read replies splice the file's pages to the device (measured: faster than a copy).
+  // Not SPLICE_MOVE: moving pages would take them out of the host file's page cache, and
+  // the next mount would read them from disk again.
   want(FUSE_CAP_SPLICE_WRITE);
-  want(FUSE_CAP_SPLICE_MOVE);
+  conn->want &= ~FUSE_CAP_SPLICE_MOVE;
   // Not FUSE_CAP_SPLICE_READ: splicing every request in costs more syscalls than the
   // copies it saves, except for large writes.
   conn->want &= ~FUSE_CAP_SPLICE_READ;
