@@ -131,8 +131,15 @@ struct CopyUp {
     if (!r || !S_ISDIR(r->attr.mode)) return ENOENT;
     UniqueFd parent;
     if (const int error = fs.upper_dir_fd(dir, parent)) return error;
+    struct stat before;
+    const bool keep_times = ::fstat(parent.get(), &before) == 0;
     if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST) return errno;
-    return finish(parent.get(), path, *r, false);
+    const int error = finish(parent.get(), path, *r, false);
+    if (keep_times) {
+      const struct timespec times[2] = {before.st_atim, before.st_mtim};
+      ::utimensat(AT_FDCWD, proc_path(parent.get()).c_str(), times, 0);
+    }
+    return error;
   }
 
   // Metadata of a fresh upper copy of `r` at `path` (in directory `dirfd`).
@@ -152,6 +159,9 @@ struct CopyUp {
       m.metacopy = metacopy;
       fs.stack_.set_upper_meta(path, std::move(m));
     } else {
+      struct stat st;
+      if (!S_ISDIR(a.mode) && ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        fs.remember_origin(st.st_ino, a.ino);
       if (::fchownat(dirfd, name.c_str(), a.uid, a.gid, AT_SYMLINK_NOFOLLOW) != 0 &&
           errno != EPERM && errno != EINVAL)
         return errno;
@@ -254,9 +264,17 @@ struct CopyUp {
     }
     const bool meta = metacopy && fs.cairn_upper() && fs.options_.metacopy &&
                       S_ISREG(r->attr.mode);
+    // A copy-up is no change to the directory: its times stay what they were (as the
+    // kernel's overlay keeps them), so that a commit does not see it as modified.
+    struct stat before;
+    const bool keep_times = ::fstat(parent.get(), &before) == 0;
     if (const int error = entry(parent.get(), name, *r, r->data_layer, meta)) return error;
     if (const int error = finish(parent.get(), path, *r, meta)) return error;
     if (!meta && S_ISREG(r->attr.mode) && r->attr.nlink > 1) links(path, *r);
+    if (keep_times) {
+      const struct timespec times[2] = {before.st_atim, before.st_mtim};
+      ::utimensat(AT_FDCWD, proc_path(parent.get()).c_str(), times, 0);
+    }
     return 0;
   }
 

@@ -120,6 +120,7 @@ class Filesystem {
                                         std::string* path);
   std::optional<Resolved> resolve_in(const Chain& chain, const std::string& dir,
                                      const std::string& name, Chain* child) const;
+  void remember_origin(ino_t upper_host_ino, ino_t origin);
   Inode* remember(Inode* parent, const std::string& name, const Resolved& r,
                   std::optional<Chain> chain);
   // Caller holds tree_mutex_. `gone`: the attributes of a removed name, kept for fstat.
@@ -140,6 +141,7 @@ class Filesystem {
   int finish_new(Inode& parent, const std::string& path, mode_t mode, bool had_whiteout,
                  fuse_req_t req, dev_t rdev = 0);
   bool lower_has(Inode& parent, const std::string& name);
+  bool merged(Inode& dir);
   int whiteout(const std::string& path);
   int remove_upper(const std::string& path, bool directory);
   int set_opaque(const std::string& path);
@@ -169,6 +171,10 @@ class Filesystem {
   mutable std::mutex tree_mutex_;
   std::atomic<std::uint64_t> generation_{1};
   std::unordered_map<ino_t, Inode*> linked_;  // multiply linked files by ino, tree_mutex_
+  // Kernel-format upper: host inode of a copy-up → the number it had below (a cairn upper
+  // keeps that in its record), so numbers stay the same for the mount's lifetime.
+  mutable std::mutex origins_mutex_;
+  std::unordered_map<ino_t, ino_t> origins_;
   std::size_t inodes_ = 0, peak_inodes_ = 0;
   std::mutex copy_up_mutex_;
   mutable std::mutex changes_mutex_;

@@ -183,7 +183,16 @@ std::optional<Resolved> Filesystem::resolve_in(const Chain& chain, const std::st
                                                const std::string& name, Chain* child) const {
   auto r = stack_.lookup_in(chain, dir, name, child);
   if (r && r->data_layer == SIZE_MAX) r->data_layer = r->layer;
+  if (r && r->layer == 0 && options_.upper && !cairn_upper() && !S_ISDIR(r->attr.mode)) {
+    std::lock_guard lock(origins_mutex_);
+    if (auto it = origins_.find(r->attr.host_ino); it != origins_.end()) r->attr.ino = it->second;
+  }
   return r;
+}
+
+void Filesystem::remember_origin(ino_t upper_host_ino, ino_t origin) {
+  std::lock_guard lock(origins_mutex_);
+  origins_[upper_host_ino] = origin;
 }
 
 Inode* Filesystem::remember(Inode* parent, const std::string& name, const Resolved& r,

@@ -82,6 +82,15 @@ gid_t Filesystem::from_host_gid(gid_t gid) const {
   return options_.gid_map.empty() ? gid : 65534;
 }
 
+// Whether a directory has copies in layers below the upper.
+bool Filesystem::merged(Inode& dir) {
+  const auto chain = chain_of(dir);
+  if (!chain) return false;
+  for (const auto& level : chain->levels())
+    if (level.layer != 0) return true;
+  return false;
+}
+
 // Whether a layer below the upper shows `name` in the parent.
 bool Filesystem::lower_has(Inode& parent, const std::string& name) {
   std::string dir;
@@ -438,7 +447,10 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
     stack_.erase_upper_meta_tree(to);
     stack_.move_upper_meta(from, to);
   }
-  if (is_dir && target_below) error = set_opaque(to);
+  // A directory that only the upper has, moved into a merged directory, is marked opaque
+  // (as the kernel's overlay does): no lower directory of its new name may show through.
+  const bool pure_upper = is_dir && !source_below && r->layer == 0;
+  if (is_dir && (target_below || (pure_upper && merged(*newparent)))) error = set_opaque(to);
   if (error == 0 && source_below) error = whiteout(from);
   note_change(from);
   note_change(to);
