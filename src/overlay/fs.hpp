@@ -77,6 +77,8 @@ class Filesystem {
   void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                fuse_file_info* fi);
+  void setattr_unlinked(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                        fuse_file_info* fi);
   void readlink(fuse_req_t req, fuse_ino_t ino);
   void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
   void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);

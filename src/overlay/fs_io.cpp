@@ -117,9 +117,40 @@ void Filesystem::lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_f
   else fuse_reply_lseek(req, at);
 }
 
+// The times of an open file, set through its descriptor (also after an unlink).
+static int set_times(int fd, const struct stat* attr, int to_set) {
+  struct timespec times[2];
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_nsec = UTIME_OMIT;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) times[0].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_ATIME) times[0] = attr->st_atim;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) times[1].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_MTIME) times[1] = attr->st_mtim;
+  return ::futimens(fd, times) == 0 ? 0 : errno;
+}
+
+// setattr of a file whose last name is gone but which is still open: only its data and
+// times are left to change (the kernel flushes times on close).
+void Filesystem::setattr_unlinked(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                                  fuse_file_info* fi) {
+  int error = 0;
+  if (fi != nullptr && (to_set & FUSE_SET_ATTR_SIZE))
+    error = ::ftruncate(fd_of(fi), attr->st_size) == 0 ? 0 : errno;
+  if (error == 0 && fi != nullptr && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
+    error = set_times(fd_of(fi), attr, to_set);
+  if (error != 0) return (void)fuse_reply_err(req, error);
+  getattr(req, ino, fi);
+}
+
 void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                          fuse_file_info* fi) {
   Inode* node = inode(ino);
+  bool unlinked;
+  {
+    std::lock_guard tree(tree_mutex_);
+    unlinked = node->unlinked;
+  }
+  if (unlinked) return setattr_unlinked(req, ino, attr, to_set, fi);
   const bool size = (to_set & FUSE_SET_ATTR_SIZE) != 0;
   if (const int error = copy_up(*node, !size)) return (void)fuse_reply_err(req, error);
   const Place p = place(*node);

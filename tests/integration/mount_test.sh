@@ -107,6 +107,37 @@ check "the metacopy serves the lower data" out_has "busybox runs"
 check "the whiteout still hides" out_has "vi still gone"
 check "a mount without --upper is read-only" out_has "read-only"
 
+# --- open files: shared writable mmap, locks, fallocate, unlink while open, close -------
+if command -v python3 >/dev/null; then
+  cat >"$tmp/files.py" <<'PY'
+import fcntl, mmap, os, sys
+m = sys.argv[1]
+fd = os.open(m + "/etc/passwd", os.O_RDWR)
+mm = mmap.mmap(fd, 4, mmap.MAP_SHARED)
+mm[0:4] = b"ROOT"; mm.flush(); mm.close()
+print("mmap", open(m + "/etc/passwd").read(4))
+fcntl.flock(fd, fcntl.LOCK_EX); fcntl.lockf(fd, fcntl.LOCK_EX, 1)
+os.posix_fallocate(fd, 0, 1 << 20)
+print("size", os.fstat(fd).st_size)
+os.unlink(m + "/etc/passwd")
+print("unlinked", os.path.exists(m + "/etc/passwd"), os.fstat(fd).st_nlink, os.pread(fd, 4, 0).decode())
+os.close(fd)
+print("closed")
+PY
+  ns "
+cd '$tmp'
+rm -rf up2; \"\$CAIRN_BINARY\" mount --upper up2 bb m || exit 1
+python3 '$tmp/files.py' m
+\"\$CAIRN_BINARY\" umount m
+"
+  check "a shared writable mapping writes through (status $status)" out_has "mmap ROOT"
+  check "fallocate extends the file" out_has "size 1048576"
+  check "an unlinked open file stays readable" out_has "unlinked False 0 ROOT"
+  check "closing it after the unlink succeeds" out_has "closed"
+else
+  skip "open-file semantics (mmap, locks, unlink while open)" "python3 is not installed"
+fi
+
 # --- bad input -----------------------------------------------------------------------------
 ns "cd '$tmp'; \"\$CAIRN_BINARY\" mount no-such-image m"
 check "cairn mount of an unknown image fails" status_is 1
