@@ -109,6 +109,8 @@ int Filesystem::upper_dir_fd(const std::string& dir, UniqueFd& out) {
 
 // Owners of a new or copied entry: the record for a cairn upper, the host for a kernel one.
 int Filesystem::apply_owner(const std::string& path, int dirfd, uid_t uid, gid_t gid) {
+  // A new entry is the server's already: nothing to do when that is what was asked.
+  if (to_host_uid(uid) == ::geteuid() && to_host_gid(gid) == ::getegid()) return 0;
   auto [dir, name] = split(path);
   if (::fchownat(dirfd, name.c_str(), to_host_uid(uid), to_host_gid(gid),
                  AT_SYMLINK_NOFOLLOW) != 0 &&

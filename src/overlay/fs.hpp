@@ -138,10 +138,11 @@ class Filesystem {
   static std::unordered_map<std::string, Inode*>& children(Inode* dir);
 
   // Writes (fs_write.cpp).
+  // `dir` receives the upper copy of the parent (O_PATH).
   int prepare_new_name(Inode& parent, const std::string& name, std::string& path,
-                       bool& had_whiteout);
+                       bool& had_whiteout, UniqueFd& dir);
   int finish_new(Inode& parent, const std::string& path, mode_t mode, bool had_whiteout,
-                 fuse_req_t req, dev_t rdev = 0);
+                 fuse_req_t req, int dirfd, dev_t rdev = 0);
   bool lower_has(Inode& parent, const std::string& name);
   bool merged(Inode& dir);
   int whiteout(const std::string& path);

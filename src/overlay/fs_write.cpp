@@ -179,7 +179,7 @@ void Filesystem::purge_markers(const std::string& dir) {
 // Before a new name appears in `parent`: the upper has the directory, and a whiteout of
 // the name in the upper is gone (had_whiteout says there was one).
 int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::string& path,
-                                 bool& had_whiteout) {
+                                 bool& had_whiteout, UniqueFd& dir) {
   if (name.rfind(".wh.", 0) == 0) return EINVAL;  // the OCI whiteout prefix is reserved
   if (!options_.upper || options_.read_only) return EROFS;
   if (const int error = copy_up_dir(parent)) return error;
@@ -188,6 +188,7 @@ int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::st
     path = join(path_of(&parent), name);
   }
   had_whiteout = false;
+  if (const int error = upper_dir_fd(split(path).first, dir)) return error;
   if (cairn_upper()) {
     if (auto m = stack_.upper_meta(path); m && m->whiteout) {
       had_whiteout = true;
@@ -195,11 +196,9 @@ int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::st
     }
     return 0;
   }
-  UniqueFd fd;
-  if (const int error = upper_dir_fd(split(path).first, fd)) return error;
-  if (kernel_whiteout(fd.get(), name.c_str())) {
+  if (kernel_whiteout(dir.get(), name.c_str())) {
     had_whiteout = true;
-    if (::unlinkat(fd.get(), name.c_str(), 0) != 0) return errno;
+    if (::unlinkat(dir.get(), name.c_str(), 0) != 0) return errno;
   }
   return 0;
 }
@@ -208,7 +207,7 @@ int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::st
 // record for a cairn upper, the host for a kernel one. A directory made where a lower one
 // was deleted is opaque.
 int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
-                           bool had_whiteout, fuse_req_t req, dev_t rdev) {
+                           bool had_whiteout, fuse_req_t req, int dirfd, dev_t rdev) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   uid_t uid = ctx->uid;
   gid_t gid = ctx->gid;
@@ -228,10 +227,8 @@ int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
     m.opaque = opaque;
     stack_.set_upper_meta(path, std::move(m));
   } else {
-    UniqueFd fd;
-    if (const int error = upper_dir_fd(split(path).first, fd)) return error;
-    if (const int error = apply_owner(path, fd.get(), uid, gid)) return error;
-    if (S_ISDIR(mode) && (mode & S_ISGID)) ::fchmodat(fd.get(), split(path).second.c_str(), mode & 07777, 0);
+    if (const int error = apply_owner(path, dirfd, uid, gid)) return error;
+    if (S_ISDIR(mode) && (mode & S_ISGID)) ::fchmodat(dirfd, split(path).second.c_str(), mode & 07777, 0);
     if (opaque) {
       if (const int error = set_opaque(path)) return error;
     }
@@ -255,14 +252,13 @@ void Filesystem::create(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   Inode* parent = inode(parent_ino);
   std::string path;
   bool had_whiteout;
-  if (const int error = prepare_new_name(*parent, name, path, had_whiteout))
-    return (void)fuse_reply_err(req, error);
   UniqueFd dir;
-  if (const int error = upper_dir_fd(split(path).first, dir)) return (void)fuse_reply_err(req, error);
+  if (const int error = prepare_new_name(*parent, name, path, had_whiteout, dir))
+    return (void)fuse_reply_err(req, error);
   const mode_t on_host = cairn_upper() ? host_mode(mode) : (mode & 07777);
   const int fd = ::openat(dir.get(), name, open_flags(fi->flags) | O_CREAT | O_EXCL, on_host);
   if (fd < 0) return (void)fuse_reply_err(req, errno);
-  if (const int error = finish_new(*parent, path, S_IFREG | (mode & 07777), had_whiteout, req)) {
+  if (const int error = finish_new(*parent, path, S_IFREG | (mode & 07777), had_whiteout, req, dir.get())) {
     ::close(fd);
     return (void)fuse_reply_err(req, error);
   }
@@ -286,13 +282,12 @@ void Filesystem::mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, 
   Inode* parent = inode(parent_ino);
   std::string path;
   bool had_whiteout;
-  if (const int error = prepare_new_name(*parent, name, path, had_whiteout))
-    return (void)fuse_reply_err(req, error);
   UniqueFd dir;
-  if (const int error = upper_dir_fd(split(path).first, dir)) return (void)fuse_reply_err(req, error);
+  if (const int error = prepare_new_name(*parent, name, path, had_whiteout, dir))
+    return (void)fuse_reply_err(req, error);
   const mode_t on_host = cairn_upper() ? host_mode(S_IFDIR | mode) : (mode & 07777);
   if (::mkdirat(dir.get(), name, on_host) != 0) return (void)fuse_reply_err(req, errno);
-  if (const int error = finish_new(*parent, path, S_IFDIR | (mode & 07777), had_whiteout, req))
+  if (const int error = finish_new(*parent, path, S_IFDIR | (mode & 07777), had_whiteout, req, dir.get()))
     return (void)fuse_reply_err(req, error);
   reply_entry(req, parent, name);
 }
@@ -306,10 +301,9 @@ void Filesystem::mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, 
     return (void)fuse_reply_err(req, EPERM);  // would read as a whiteout
   std::string path;
   bool had_whiteout;
-  if (const int error = prepare_new_name(*parent, name, path, had_whiteout))
-    return (void)fuse_reply_err(req, error);
   UniqueFd dir;
-  if (const int error = upper_dir_fd(split(path).first, dir)) return (void)fuse_reply_err(req, error);
+  if (const int error = prepare_new_name(*parent, name, path, had_whiteout, dir))
+    return (void)fuse_reply_err(req, error);
   int result;
   if (cairn_upper() && (device || type == S_IFREG)) {
     // Device nodes are placeholders: the record says what they are.
@@ -318,7 +312,7 @@ void Filesystem::mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, 
     result = ::mknodat(dir.get(), name, type | (cairn_upper() ? 0600 : (mode & 07777)), rdev);
   }
   if (result != 0) return (void)fuse_reply_err(req, errno);
-  if (const int error = finish_new(*parent, path, mode, had_whiteout, req, device ? rdev : 0))
+  if (const int error = finish_new(*parent, path, mode, had_whiteout, req, dir.get(), device ? rdev : 0))
     return (void)fuse_reply_err(req, error);
   reply_entry(req, parent, name);
 }
@@ -328,12 +322,11 @@ void Filesystem::symlink(fuse_req_t req, const char* target, fuse_ino_t parent_i
   Inode* parent = inode(parent_ino);
   std::string path;
   bool had_whiteout;
-  if (const int error = prepare_new_name(*parent, name, path, had_whiteout))
-    return (void)fuse_reply_err(req, error);
   UniqueFd dir;
-  if (const int error = upper_dir_fd(split(path).first, dir)) return (void)fuse_reply_err(req, error);
+  if (const int error = prepare_new_name(*parent, name, path, had_whiteout, dir))
+    return (void)fuse_reply_err(req, error);
   if (::symlinkat(target, dir.get(), name) != 0) return (void)fuse_reply_err(req, errno);
-  if (const int error = finish_new(*parent, path, S_IFLNK | 0777, had_whiteout, req))
+  if (const int error = finish_new(*parent, path, S_IFLNK | 0777, had_whiteout, req, dir.get()))
     return (void)fuse_reply_err(req, error);
   reply_entry(req, parent, name);
 }
@@ -344,13 +337,13 @@ void Filesystem::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, con
   if (const int error = copy_up(*node, false)) return (void)fuse_reply_err(req, error);
   std::string path;
   bool had_whiteout;
-  if (const int error = prepare_new_name(*parent, name, path, had_whiteout))
+  UniqueFd to_dir;
+  if (const int error = prepare_new_name(*parent, name, path, had_whiteout, to_dir))
     return (void)fuse_reply_err(req, error);
   const Place from = place(*node);
-  UniqueFd from_dir, to_dir;
+  UniqueFd from_dir;
   if (const int error = upper_dir_fd(split(from.path).first, from_dir))
     return (void)fuse_reply_err(req, error);
-  if (const int error = upper_dir_fd(split(path).first, to_dir)) return (void)fuse_reply_err(req, error);
   if (::linkat(from_dir.get(), split(from.path).second.c_str(), to_dir.get(), name, 0) != 0)
     return (void)fuse_reply_err(req, errno);
   if (cairn_upper()) {
