@@ -121,6 +121,7 @@ int Filesystem::apply_owner(const std::string& path, int dirfd, uid_t uid, gid_t
 
 struct CopyUp {
   Filesystem& fs;
+  std::size_t created = 0;  // upper directories made (the deepest ancestors)
 
   // Creates the upper copy of the merged directory `path` (its parents first).
   int directories(const std::string& path) {
@@ -136,6 +137,7 @@ struct CopyUp {
     struct stat before;
     const bool keep_times = ::fstat(parent.get(), &before) == 0;
     if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST) return errno;
+    ++created;
     const int error = finish(parent.get(), path, *r, false);
     if (keep_times) {
       const struct timespec times[2] = {before.st_atim, before.st_mtim};
@@ -292,14 +294,16 @@ struct CopyUp {
   }
 };
 
-// The ancestors' chains gain an upper level when the copy-up creates their upper copies.
-// (Collected under the tree lock, marked without it: a node's mutex is never taken while
-// the tree lock is held.)
-static void mark_stale(std::mutex& tree_mutex, Inode* node) {
+// The directories whose upper copies a copy-up made gain an upper level in their chains:
+// the node itself (for a directory) and its `created` nearest ancestors. (Collected under
+// the tree lock, marked without it: a node's mutex is never taken while the tree lock is
+// held.)
+static void mark_stale(std::mutex& tree_mutex, Inode* node, std::size_t created) {
   std::vector<Inode*> nodes;
   {
     std::lock_guard tree(tree_mutex);
-    for (Inode* n = node; n != nullptr; n = n->parent) nodes.push_back(n);
+    Inode* n = S_ISDIR(node->type) ? node : node->parent;
+    for (; n != nullptr && created > 0; n = n->parent, --created) nodes.push_back(n);
   }
   for (Inode* n : nodes) n->generation = 0;
 }
@@ -309,8 +313,16 @@ int Filesystem::copy_up(Inode& node, bool meta_only) {
   const Place p = place(node);
   if (p.layer == 0 && (meta_only || p.data_layer == 0)) return 0;
   std::lock_guard serial(copy_up_mutex_);
-  if (const int error = CopyUp{*this}.path(p.path, meta_only)) return error;
-  mark_stale(tree_mutex_, &node);
+  CopyUp up{*this};
+  if (const int error = up.path(p.path, meta_only)) return error;
+  if (!S_ISDIR(node.type)) {
+    // The node now lives in the upper (its data too, unless this was a metacopy).
+    std::lock_guard lock(node.mutex);
+    node.layer = 0;
+    if (!(meta_only && cairn_upper() && options_.metacopy && S_ISREG(node.type)))
+      node.data_layer = 0;
+  }
+  mark_stale(tree_mutex_, &node, up.created);
   return 0;
 }
 
@@ -319,8 +331,9 @@ int Filesystem::copy_up_dir(Inode& dir) {
   const Place p = place(dir);
   if (p.layer == 0) return 0;
   std::lock_guard serial(copy_up_mutex_);
-  if (const int error = CopyUp{*this}.directories(p.path)) return error;
-  mark_stale(tree_mutex_, &dir);
+  CopyUp up{*this};
+  if (const int error = up.directories(p.path)) return error;
+  mark_stale(tree_mutex_, &dir, up.created);
   return 0;
 }
 

@@ -87,12 +87,6 @@ std::string Filesystem::path_of(const Inode* node) const {
 // Walks from the root to the node's path again: its place changed under it (a rename of
 // a directory above it, or a copy-up through another name).
 int Filesystem::refresh(Inode& node) {
-  std::string path;
-  {
-    std::lock_guard tree(tree_mutex_);
-    if (node.unlinked) return ENOENT;
-    path = path_of(&node);
-  }
   const std::uint64_t generation = generation_;
   std::uint64_t seen = node.generation;
   if (&node == &root_) {
@@ -100,29 +94,28 @@ int Filesystem::refresh(Inode& node) {
     root_.generation = generation;
     return 0;
   }
-  auto chain = std::make_shared<const Chain>(stack_.root_chain());
-  std::string dir;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t slash = std::min(path.find('/', start), path.size());
-    const std::string name = path.substr(start, slash - start);
-    const bool last = slash == path.size();
-    auto next = std::make_shared<Chain>();
-    auto r = stack_.lookup_in(*chain, dir, name, next.get());
-    if (!r) return ENOENT;
-    if (last) {
-      node.layer = r->layer;
-      node.data_layer = r->data_layer == SIZE_MAX ? r->layer : r->data_layer;
-      if (S_ISDIR(r->attr.mode)) node.chain = std::move(next);
-      // A copy-up that marked the node stale meanwhile wins: it is re-resolved again.
-      node.generation.compare_exchange_strong(seen, generation);
-      return 0;
-    }
-    if (!S_ISDIR(r->attr.mode)) return ENOENT;
-    chain = std::move(next);
-    dir = std::move(r->path);
-    start = slash + 1;
+  Inode* parent;
+  std::string name, dir;
+  {
+    std::lock_guard tree(tree_mutex_);
+    if (node.unlinked) return ENOENT;
+    parent = node.parent;
+    name = node.name;
+    dir = path_of(parent);
   }
+  // One level, from the parent's chain (refreshed first if it is stale itself: locks are
+  // only ever taken upwards, child before parent).
+  const auto parent_chain = chain_of(*parent);
+  if (!parent_chain) return ENOENT;
+  auto next = std::make_shared<Chain>();
+  auto r = stack_.lookup_in(*parent_chain, dir, name, S_ISDIR(node.type) ? next.get() : nullptr);
+  if (!r) return ENOENT;
+  node.layer = r->layer;
+  node.data_layer = r->data_layer == SIZE_MAX ? r->layer : r->data_layer;
+  if (S_ISDIR(r->attr.mode)) node.chain = std::move(next);
+  // A copy-up that marked the node stale meanwhile wins: it is re-resolved again.
+  node.generation.compare_exchange_strong(seen, generation);
+  return 0;
 }
 
 Place Filesystem::place(Inode& node) {
