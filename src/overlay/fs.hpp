@@ -135,6 +135,7 @@ class Filesystem {
   struct stat to_stat(const Resolved& r) const;
   void reply_entry(fuse_req_t req, Inode* parent, const std::string& name);
   int attributes_of(Inode& node, Resolved& out, const fuse_file_info* fi = nullptr);
+  bool quick_host_xattr(fuse_req_t req, Inode& node, const char* name, size_t size);
   static std::unordered_map<std::string, Inode*>& children(Inode* dir);
 
   // Writes (fs_write.cpp).

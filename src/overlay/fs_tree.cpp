@@ -539,7 +539,7 @@ void Filesystem::statfs(fuse_req_t req, fuse_ino_t) {
 namespace {
 
 // Replies with an xattr value or name list the way getxattr(2) answers for `size`.
-void reply_xattr(fuse_req_t req, const std::string& data, size_t size) {
+void reply_xattr(fuse_req_t req, std::string_view data, size_t size) {
   if (size == 0) fuse_reply_xattr(req, data.size());
   else if (data.size() > size) fuse_reply_err(req, ERANGE);
   else fuse_reply_buf(req, data.data(), data.size());
@@ -549,11 +549,35 @@ std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
 
+// The kernel asks for security.capability before every write(2) to a file: for a file of a
+// kernel-format layer that is one lgetxattr through the layer root's /proc name (the
+// directories on the way are directories in that layer; the last name is not followed).
+bool Filesystem::quick_host_xattr(fuse_req_t req, Inode& node, const char* name, size_t size) {
+  if (S_ISDIR(node.type)) return false;
+  {
+    std::lock_guard tree(tree_mutex_);
+    if (node.unlinked) return false;
+  }
+  const Place p = place(node);
+  if (stack_.format(p.layer) != Format::kernel || p.path.empty()) return false;
+  const std::string host = proc_path(stack_.root_fd(p.layer)) + '/' + p.path;
+  thread_local std::string value(65536, '\0');
+  const ssize_t n = ::lgetxattr(host.c_str(), name, value.data(), value.size());
+  if (n < 0) {
+    if (errno == ENOENT) return false;  // moved meanwhile: the slow path decides
+    fuse_reply_err(req, errno == ENOTSUP ? ENODATA : errno);
+    return true;
+  }
+  reply_xattr(req, std::string_view(value.data(), static_cast<std::size_t>(n)), size);
+  return true;
+}
+
 void Filesystem::getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Inode* node = inode(ino);
+  if (layer::is_reserved_xattr(name)) return (void)fuse_reply_err(req, ENODATA);
+  if (quick_host_xattr(req, *node, name, size)) return;
   Resolved r;
   if (const int error = attributes_of(*node, r)) return (void)fuse_reply_err(req, error);
-  if (layer::is_reserved_xattr(name)) return (void)fuse_reply_err(req, ENODATA);
   if (stack_.format(r.layer) == Format::cairn) {
     const auto it = r.xattrs.find(name);
     if (it == r.xattrs.end()) return (void)fuse_reply_err(req, ENODATA);
