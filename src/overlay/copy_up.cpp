@@ -16,24 +16,11 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "paths.hpp"
 #include "fs.hpp"
 
 namespace cairn::overlay {
 namespace {
-
-std::pair<std::string, std::string> split(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-// What the host file of an entry of a cairn-format upper gets: readable and writable by
-// the user who serves the mount, whatever the image's mode (the record has that).
-mode_t host_mode(mode_t mode) {
-  return (mode & 0777) | (S_ISDIR(mode) ? 0700 : 0600);
-}
 
 int copy_plain(int in, int out, off_t from, off_t to) {
   char buffer[1 << 16];
@@ -111,7 +98,7 @@ int Filesystem::upper_dir_fd(const std::string& dir, UniqueFd& out) {
 int Filesystem::apply_owner(const std::string& path, int dirfd, uid_t uid, gid_t gid) {
   // A new entry is the server's already: nothing to do when that is what was asked.
   if (to_host_uid(uid) == ::geteuid() && to_host_gid(gid) == ::getegid()) return 0;
-  auto [dir, name] = split(path);
+  auto [dir, name] = split_parent(path);
   if (::fchownat(dirfd, name.c_str(), to_host_uid(uid), to_host_gid(gid),
                  AT_SYMLINK_NOFOLLOW) != 0 &&
       errno != EPERM && errno != EINVAL)
@@ -128,7 +115,7 @@ struct CopyUp {
     if (path.empty()) return 0;
     UniqueFd fd;
     if (fs.upper_dir_fd(path, fd) == 0) return 0;
-    auto [dir, name] = split(path);
+    auto [dir, name] = split_parent(path);
     if (const int error = directories(dir)) return error;
     auto r = fs.stack_.lookup(path);
     if (!r || !S_ISDIR(r->attr.mode)) return ENOENT;
@@ -148,7 +135,7 @@ struct CopyUp {
 
   // Metadata of a fresh upper copy of `r` at `path` (in directory `dirfd`).
   int finish(int dirfd, const std::string& path, const Resolved& r, bool metacopy) {
-    auto [dir, name] = split(path);
+    auto [dir, name] = split_parent(path);
     const Attributes& a = r.attr;
     const bool symlink = S_ISLNK(a.mode);
     if (fs.cairn_upper()) {
@@ -209,7 +196,7 @@ struct CopyUp {
     }
     if (type == S_IFREG) return file(dirfd, name, r, data_layer);
     if (type == S_IFLNK) {
-      const UniqueFd parent = fs.stack_.open_dir(r.layer, split(r.path).first);
+      const UniqueFd parent = fs.stack_.open_dir(r.layer, split_parent(r.path).first);
       char target[PATH_MAX + 1];
       const ssize_t n = parent ? ::readlinkat(parent.get(), name.c_str(), target, PATH_MAX) : -1;
       if (n < 0) return parent ? errno : ENOENT;
@@ -231,11 +218,11 @@ struct CopyUp {
       if (other == path) continue;
       auto o = fs.stack_.lookup(other);
       if (!o || o->layer != r.layer || o->attr.host_ino != r.attr.host_ino) continue;
-      auto [dir, name] = split(other);
+      auto [dir, name] = split_parent(other);
       if (directories(dir) != 0) continue;
       UniqueFd from, to;
-      if (fs.upper_dir_fd(split(path).first, from) != 0 || fs.upper_dir_fd(dir, to) != 0) continue;
-      if (::linkat(from.get(), split(path).second.c_str(), to.get(), name.c_str(), 0) != 0)
+      if (fs.upper_dir_fd(split_parent(path).first, from) != 0 || fs.upper_dir_fd(dir, to) != 0) continue;
+      if (::linkat(from.get(), split_parent(path).second.c_str(), to.get(), name.c_str(), 0) != 0)
         continue;
       if (fs.cairn_upper()) {
         if (auto m = fs.stack_.upper_meta(path)) fs.stack_.set_upper_meta(other, *m);
@@ -252,7 +239,7 @@ struct CopyUp {
     if (S_ISDIR(r->attr.mode)) return directories(path);
     const bool filling = r->layer == 0;  // a metacopy getting its data
     if (filling && (metacopy || r->data_layer == 0)) return 0;
-    auto [dir, name] = split(path);
+    auto [dir, name] = split_parent(path);
     if (const int error = directories(dir)) return error;
     UniqueFd parent;
     if (const int error = fs.upper_dir_fd(dir, parent)) return error;

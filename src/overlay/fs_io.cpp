@@ -12,20 +12,11 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "paths.hpp"
 #include "fs.hpp"
 
 namespace cairn::overlay {
 namespace {
-
-std::pair<std::string, std::string> split(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-mode_t host_mode(mode_t mode) { return (mode & 0777) | (S_ISDIR(mode) ? 0700 : 0600); }
 
 int fd_of(const fuse_file_info* fi) { return static_cast<int>(fi->fh); }
 
@@ -154,7 +145,7 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   const bool size = (to_set & FUSE_SET_ATTR_SIZE) != 0;
   if (const int error = copy_up(*node, !size)) return (void)fuse_reply_err(req, error);
   const Place p = place(*node);
-  auto [dir, name] = split(p.path);
+  auto [dir, name] = split_parent(p.path);
   UniqueFd dirfd;
   if (const int error = upper_dir_fd(dir, dirfd)) return (void)fuse_reply_err(req, error);
   const bool root = p.path.empty();

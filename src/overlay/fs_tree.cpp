@@ -11,6 +11,7 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "paths.hpp"
 #include "fs.hpp"
 
 namespace cairn::overlay {
@@ -21,12 +22,6 @@ std::vector<LayerSource> sources(const MountOptions& o) {
   if (o.upper) out.push_back(*o.upper);
   out.insert(out.end(), o.lowers.begin(), o.lowers.end());
   return out;
-}
-
-std::pair<std::string, std::string> split(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
 UniqueFd open_work(const MountOptions& o) {
@@ -438,7 +433,7 @@ void Filesystem::getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::readlink(fuse_req_t req, fuse_ino_t ino) {
   const Place p = place(*inode(ino));
-  auto [dir, name] = split(p.path);
+  auto [dir, name] = split_parent(p.path);
   const UniqueFd fd = stack_.open_dir(p.layer, dir);
   if (!fd) {
     fuse_reply_err(req, ENOENT);
@@ -544,8 +539,6 @@ void reply_xattr(fuse_req_t req, std::string_view data, size_t size) {
   else if (data.size() > size) fuse_reply_err(req, ERANGE);
   else fuse_reply_buf(req, data.data(), data.size());
 }
-
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
 

@@ -14,24 +14,11 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "paths.hpp"
 #include "fs.hpp"
 
 namespace cairn::overlay {
 namespace {
-
-std::pair<std::string, std::string> split(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-std::string join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + '/' + name;
-}
-
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-mode_t host_mode(mode_t mode) { return (mode & 0777) | (S_ISDIR(mode) ? 0700 : 0600); }
 
 bool kernel_whiteout(int dirfd, const char* name) {
   struct stat st;
@@ -108,7 +95,7 @@ int Filesystem::whiteout(const std::string& path) {
     m.whiteout = true;
     stack_.set_upper_meta(path, std::move(m));
   } else {
-    auto [dir, name] = split(path);
+    auto [dir, name] = split_parent(path);
     UniqueFd fd;
     if (const int error = upper_dir_fd(dir, fd)) return error;
     if (::mknodat(fd.get(), name.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) return errno;
@@ -133,7 +120,7 @@ int Filesystem::set_opaque(const std::string& path) {
 
 // Removes the upper's own copy of `path` and its record entries.
 int Filesystem::remove_upper(const std::string& path, bool directory) {
-  auto [dir, name] = split(path);
+  auto [dir, name] = split_parent(path);
   UniqueFd fd;
   if (const int error = upper_dir_fd(dir, fd)) return error;
   const int error = directory ? remove_tree(fd.get(), name.c_str())
@@ -188,7 +175,7 @@ int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::st
     path = join(path_of(&parent), name);
   }
   had_whiteout = false;
-  if (const int error = upper_dir_fd(split(path).first, dir)) return error;
+  if (const int error = upper_dir_fd(split_parent(path).first, dir)) return error;
   if (cairn_upper()) {
     if (auto m = stack_.upper_meta(path); m && m->whiteout) {
       had_whiteout = true;
@@ -228,7 +215,7 @@ int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
     stack_.set_upper_meta(path, std::move(m));
   } else {
     if (const int error = apply_owner(path, dirfd, uid, gid)) return error;
-    if (S_ISDIR(mode) && (mode & S_ISGID)) ::fchmodat(dirfd, split(path).second.c_str(), mode & 07777, 0);
+    if (S_ISDIR(mode) && (mode & S_ISGID)) ::fchmodat(dirfd, split_parent(path).second.c_str(), mode & 07777, 0);
     if (opaque) {
       if (const int error = set_opaque(path)) return error;
     }
@@ -342,9 +329,9 @@ void Filesystem::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, con
     return (void)fuse_reply_err(req, error);
   const Place from = place(*node);
   UniqueFd from_dir;
-  if (const int error = upper_dir_fd(split(from.path).first, from_dir))
+  if (const int error = upper_dir_fd(split_parent(from.path).first, from_dir))
     return (void)fuse_reply_err(req, error);
-  if (::linkat(from_dir.get(), split(from.path).second.c_str(), to_dir.get(), name, 0) != 0)
+  if (::linkat(from_dir.get(), split_parent(from.path).second.c_str(), to_dir.get(), name, 0) != 0)
     return (void)fuse_reply_err(req, errno);
   if (cairn_upper()) {
     if (auto m = stack_.upper_meta(from.path)) {
@@ -431,8 +418,8 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   if (error != 0) return (void)fuse_reply_err(req, error);
   if (is_dir && source_below) purge_markers(from);
   UniqueFd from_dir, to_dir;
-  if ((error = upper_dir_fd(split(from).first, from_dir)) != 0 ||
-      (error = upper_dir_fd(split(to).first, to_dir)) != 0)
+  if ((error = upper_dir_fd(split_parent(from).first, from_dir)) != 0 ||
+      (error = upper_dir_fd(split_parent(to).first, to_dir)) != 0)
     return (void)fuse_reply_err(req, error);
   if (::renameat(from_dir.get(), name, to_dir.get(), newname) != 0)
     return (void)fuse_reply_err(req, errno);

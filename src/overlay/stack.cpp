@@ -22,23 +22,10 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "paths.hpp"
 
 namespace cairn::overlay {
 namespace {
-
-std::pair<std::string, std::string> split_parent(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-std::string join(const std::string& dir, std::string_view name) {
-  if (dir.empty()) return std::string(name);
-  std::string out;
-  out.reserve(dir.size() + 1 + name.size());
-  out.append(dir).append(1, '/').append(name);
-  return out;
-}
 
 bool valid_name(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == name.npos &&
