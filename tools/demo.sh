@@ -7,7 +7,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/tools/install-deps.sh" --demo
 build=${BUILD_DIR:-$src/build}
 [ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=false
-ninja -C "$build" src/cairn
+ninja -C "$build" src/cairn src/cairn-overlayfs
 cairn="$build/src/cairn"
 example="$src/examples/busybox/Dockerfile"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-demo.XXXXXX")
@@ -28,3 +28,19 @@ echo "== a busybox base image, made offline from Debian's busybox-static"
 echo "saved $(stat -c %s "$work/busybox-image.tar") bytes (load it with docker load, podman load or skopeo):"
 tar -tvf "$work/busybox-image.tar"
 "$cairn" --root "$store" store verify
+echo
+echo "== cairn mount: the image through cairn's FUSE overlay, changes into a layer directory"
+if [ -r /dev/fuse ] && [ -w /dev/fuse ] && unshare -Urm true 2>/dev/null; then
+  mkdir -p "$work/mnt"
+  # shellcheck disable=SC2016  # the inner shell expands them
+  unshare -Urm sh -c '
+    cairn=$1 store=$2 work=$3
+    "$cairn" --root "$store" mount --upper "$work/changes" busybox:latest "$work/mnt" || exit 1
+    echo hello > "$work/mnt/etc/motd"; rm "$work/mnt/bin/vi"; chmod 4755 "$work/mnt/bin/busybox"
+    ls -l "$work/mnt/etc/motd" "$work/mnt/bin/busybox"
+    "$cairn" umount "$work/mnt"' sh "$cairn" "$store" "$work"
+  echo "the upper layer directory's record (whiteout, metacopy of the chmod, new file):"
+  cat "$work/changes/meta.jsonl"
+else
+  echo "(skipped: needs read-write /dev/fuse and unprivileged user namespaces)"
+fi
