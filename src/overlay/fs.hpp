@@ -48,6 +48,7 @@ struct Inode {
   std::size_t data_layer = 0;
   std::shared_ptr<const Chain> chain;  // directories only
   std::unique_ptr<Attributes> last;    // an unlinked file's, for fstat while it is open
+  std::shared_ptr<const std::vector<DirEntry>> listing;  // directories: until a change
 };
 
 // What an operation found out about an inode's place: a snapshot taken under its mutex.
@@ -146,6 +147,7 @@ class Filesystem {
                  fuse_req_t req, int dirfd, dev_t rdev = 0);
   bool lower_has(Inode& parent, const std::string& name);
   bool merged(Inode& dir);
+  void listing_changed(Inode& dir);
   int whiteout(const std::string& path);
   int remove_upper(const std::string& path, bool directory);
   int set_opaque(const std::string& path);
@@ -185,6 +187,7 @@ class Filesystem {
   std::set<std::string> changes_;
   double timeout_ = 86400.0;
   bool writeback_ = false;
+  bool no_opendir_ = false;  // the kernel does without OPENDIR/RELEASEDIR
   fuse_session* session_ = nullptr;
 };
 

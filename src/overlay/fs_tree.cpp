@@ -38,12 +38,6 @@ UniqueFd open_work(const MountOptions& o) {
   return sys::open(work.string(), O_PATH | O_DIRECTORY);
 }
 
-struct DirHandle {
-  std::mutex mutex;
-  bool listed = false;
-  std::vector<DirEntry> entries;
-};
-
 }  // namespace
 
 Filesystem::Filesystem(MountOptions options)
@@ -449,30 +443,32 @@ void Filesystem::readlink(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_readlink(req, target);
 }
 
+// Directories need no handle: the listing lives with the inode (see readdir). Where the
+// kernel can do without OPENDIR and RELEASEDIR it is told so, which saves two of the
+// requests a listed directory costs; elsewhere the open holds the inode.
 void Filesystem::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode* node = inode(ino);
-  if (!chain_of(*node)) {
-    fuse_reply_err(req, ENOTDIR);
-    return;
-  }
-  // The listing is made on the first readdir: with its cache the kernel often needs none.
-  auto handle = std::make_unique<DirHandle>();
-  fi->fh = reinterpret_cast<std::uint64_t>(handle.release());
+  if (!chain_of(*node)) return (void)fuse_reply_err(req, ENOTDIR);
+  if (no_opendir_) return (void)fuse_reply_err(req, ENOSYS);
   fi->keep_cache = 1;
   fi->cache_readdir = 1;
   hold(node);
   fuse_reply_open(req, fi);
 }
 
-// Offsets: 1 is after ".", 2 after "..", 2 + i after entries[i]. An entry's size depends
-// only on its name, so whether it fits is known before it is resolved: the kernel counts a
-// lookup for every readdirplus entry it receives, and only those.
+void Filesystem::listing_changed(Inode& dir) {
+  std::lock_guard lock(dir.mutex);
+  dir.listing.reset();
+}
+
+// Offsets: 1 is after ".", 2 after "..", 2 + i after entries[i] of the directory's listing,
+// which is kept until something changes in the directory (everything that does comes
+// through here). An entry's size depends only on its name, so whether it fits is known
+// before it is resolved: the kernel counts a lookup for every readdirplus entry it
+// receives, and only those.
 void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                         fuse_file_info* fi, bool plus) {
+                         fuse_file_info*, bool plus) {
   Inode* dir = inode(ino);
-  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
-  // Unlocked before the reply: once the kernel has it, releasedir may free the handle.
-  std::unique_lock lock(handle->mutex);
   const auto chain = chain_of(*dir);
   if (!chain) return (void)fuse_reply_err(req, ENOTDIR);
   std::string path;
@@ -480,16 +476,22 @@ void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     std::lock_guard tree(tree_mutex_);
     path = path_of(dir);
   }
-  if (!handle->listed || off == 0) {
-    handle->entries = stack_.list(*chain, path);
-    handle->listed = true;
+  std::shared_ptr<const std::vector<DirEntry>> entries;
+  {
+    std::lock_guard lock(dir->mutex);
+    entries = dir->listing;
+  }
+  if (!entries) {
+    entries = std::make_shared<const std::vector<DirEntry>>(stack_.list(*chain, path));
+    std::lock_guard lock(dir->mutex);
+    dir->listing = entries;
   }
   // One buffer per serving thread: the kernel asks for up to a megabyte at a time.
   thread_local std::vector<char> buffer;
   if (buffer.size() < size) buffer.resize(size);
   std::size_t used = 0;
-  for (auto index = static_cast<std::size_t>(off); index < handle->entries.size() + 2; ++index) {
-    const char* name = index == 0 ? "." : index == 1 ? ".." : handle->entries[index - 2].name.c_str();
+  for (auto index = static_cast<std::size_t>(off); index < entries->size() + 2; ++index) {
+    const char* name = index == 0 ? "." : index == 1 ? ".." : (*entries)[index - 2].name.c_str();
     fuse_entry_param e{};
     const std::size_t needed = plus ? fuse_add_direntry_plus(req, nullptr, 0, name, &e, 0)
                                     : fuse_add_direntry(req, nullptr, 0, name, &e.attr, 0);
@@ -499,7 +501,7 @@ void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       e.attr.st_ino = dir->ino;
     } else {
       auto r = resolve_in(*chain, path, name, nullptr);
-      if (!r) continue;  // removed since opendir
+      if (!r) continue;  // removed meanwhile
       if (plus) {
         e = entry(remember(dir, name, *r, std::optional<Chain>()), *r);
       } else {
@@ -512,12 +514,10 @@ void Filesystem::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     else fuse_add_direntry(req, at, size - used, name, &e.attr, next);
     used += needed;
   }
-  lock.unlock();
   fuse_reply_buf(req, buffer.data(), used);
 }
 
-void Filesystem::releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+void Filesystem::releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   drop(inode(ino), 0, 1);
   fuse_reply_err(req, 0);
 }

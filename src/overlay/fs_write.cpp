@@ -204,6 +204,7 @@ int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
     if (stack_.format(p.layer) == Format::kernel) gid = from_host_gid(gid);
     if (S_ISDIR(mode)) mode |= S_ISGID;
   }
+  listing_changed(parent);
   const bool opaque = had_whiteout && S_ISDIR(mode);
   if (cairn_upper()) {
     layer::EntryMeta m;
@@ -341,6 +342,7 @@ void Filesystem::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, con
     }
   }
   note_change(path);
+  listing_changed(*parent);
   {
     std::lock_guard tree(tree_mutex_);
     linked_[node->ino] = node;
@@ -372,6 +374,7 @@ void Filesystem::unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   if (below) {
     if (const int error = whiteout(path)) return (void)fuse_reply_err(req, error);
   }
+  listing_changed(*parent);
   {
     std::lock_guard tree(tree_mutex_);
     detach(parent, name, &r->attr);
@@ -434,6 +437,8 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   if (error == 0 && source_below) error = whiteout(from);
   note_change(from);
   note_change(to);
+  listing_changed(*parent);
+  listing_changed(*newparent);
   {
     std::lock_guard tree(tree_mutex_);
     relink(node, parent, name, newparent, newname);

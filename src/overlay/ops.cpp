@@ -181,6 +181,7 @@ void Filesystem::init(fuse_conn_info* conn) {
   want(FUSE_CAP_READDIRPLUS);
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // always plus: find and ls -l both need attrs
   want(FUSE_CAP_PARALLEL_DIROPS);
+  no_opendir_ = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
   want(FUSE_CAP_CACHE_SYMLINKS);
   // Read replies splice the file's pages to the device (measured: faster than a copy).
   // Not SPLICE_MOVE: moving pages would take them out of the host file's page cache, and
