@@ -84,6 +84,23 @@ void copy_xattrs(const std::string& from, const std::string& to) {
   }
 }
 
+// A copy-up is no change to the directory it lands in: its times stay what they were (as
+// the kernel's overlay keeps them), so that a commit does not see it as modified.
+class KeptTimes {
+ public:
+  explicit KeptTimes(int dirfd) : dirfd_(dirfd), known_(::fstat(dirfd, &before_) == 0) {}
+  void restore() const {
+    if (!known_) return;
+    const struct timespec times[2] = {before_.st_atim, before_.st_mtim};
+    ::utimensat(AT_FDCWD, proc_path(dirfd_).c_str(), times, 0);
+  }
+
+ private:
+  int dirfd_;
+  struct stat before_;
+  bool known_;
+};
+
 }  // namespace
 
 int Filesystem::upper_dir_fd(const std::string& dir, UniqueFd& out) {
@@ -121,15 +138,11 @@ struct CopyUp {
     if (!r || !S_ISDIR(r->attr.mode)) return ENOENT;
     UniqueFd parent;
     if (const int error = fs.upper_dir_fd(dir, parent)) return error;
-    struct stat before;
-    const bool keep_times = ::fstat(parent.get(), &before) == 0;
+    const KeptTimes kept(parent.get());
     if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST) return errno;
     ++created;
     const int error = finish(parent.get(), path, *r, false);
-    if (keep_times) {
-      const struct timespec times[2] = {before.st_atim, before.st_mtim};
-      ::utimensat(AT_FDCWD, proc_path(parent.get()).c_str(), times, 0);
-    }
+    kept.restore();
     return error;
   }
 
@@ -158,8 +171,8 @@ struct CopyUp {
         return errno;
       if (!symlink && ::fchmodat(dirfd, name.c_str(), a.mode & 07777, 0) != 0) return errno;
       if (!symlink) {
-        const UniqueFd from(sys::try_open_beneath(fs.stack_.root_fd(r.layer), path, O_PATH | O_NOFOLLOW));
-        const UniqueFd to(sys::try_open_beneath(fs.stack_.root_fd(0), path, O_PATH | O_NOFOLLOW));
+        const UniqueFd from = fs.stack_.open_entry(r.layer, path);
+        const UniqueFd to = fs.stack_.open_entry(0, path);
         if (from && to) copy_xattrs(proc_path(from.get()), proc_path(to.get()));
       }
     }
@@ -255,17 +268,11 @@ struct CopyUp {
     }
     const bool meta = metacopy && fs.cairn_upper() && fs.options_.metacopy &&
                       S_ISREG(r->attr.mode);
-    // A copy-up is no change to the directory: its times stay what they were (as the
-    // kernel's overlay keeps them), so that a commit does not see it as modified.
-    struct stat before;
-    const bool keep_times = ::fstat(parent.get(), &before) == 0;
+    const KeptTimes kept(parent.get());
     if (const int error = entry(parent.get(), name, *r, r->data_layer, meta)) return error;
     if (const int error = finish(parent.get(), path, *r, meta)) return error;
     if (!meta && S_ISREG(r->attr.mode) && r->attr.nlink > 1) links(path, *r);
-    if (keep_times) {
-      const struct timespec times[2] = {before.st_atim, before.st_mtim};
-      ::utimensat(AT_FDCWD, proc_path(parent.get()).c_str(), times, 0);
-    }
+    kept.restore();
     return 0;
   }
 

@@ -108,15 +108,20 @@ void Filesystem::lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_f
   else fuse_reply_lseek(req, at);
 }
 
-// The times of an open file, set through its descriptor (also after an unlink).
-static int set_times(int fd, const struct stat* attr, int to_set) {
-  struct timespec times[2];
+// The atime and mtime a setattr asks for, as utimensat(2) takes them.
+static void requested_times(const struct stat* attr, int to_set, struct timespec times[2]) {
   times[0].tv_nsec = UTIME_OMIT;
   times[1].tv_nsec = UTIME_OMIT;
   if (to_set & FUSE_SET_ATTR_ATIME_NOW) times[0].tv_nsec = UTIME_NOW;
   else if (to_set & FUSE_SET_ATTR_ATIME) times[0] = attr->st_atim;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) times[1].tv_nsec = UTIME_NOW;
   else if (to_set & FUSE_SET_ATTR_MTIME) times[1] = attr->st_mtim;
+}
+
+// The times of an open file, set through its descriptor (also after an unlink).
+static int set_times(int fd, const struct stat* attr, int to_set) {
+  struct timespec times[2];
+  requested_times(attr, to_set, times);
   return ::futimens(fd, times) == 0 ? 0 : errno;
 }
 
@@ -191,12 +196,7 @@ void Filesystem::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     struct timespec times[2];
-    times[0].tv_nsec = UTIME_OMIT;
-    times[1].tv_nsec = UTIME_OMIT;
-    if (to_set & FUSE_SET_ATTR_ATIME_NOW) times[0].tv_nsec = UTIME_NOW;
-    else if (to_set & FUSE_SET_ATTR_ATIME) times[0] = attr->st_atim;
-    if (to_set & FUSE_SET_ATTR_MTIME_NOW) times[1].tv_nsec = UTIME_NOW;
-    else if (to_set & FUSE_SET_ATTR_MTIME) times[1] = attr->st_mtim;
+    requested_times(attr, to_set, times);
     if (::utimensat(at, name.c_str(), times, nofollow) != 0)
       return (void)fuse_reply_err(req, errno);
   }
@@ -251,7 +251,7 @@ void Filesystem::setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
     m.xattrs[name] = std::string(value, size);
     stack_.set_upper_meta(p.path, std::move(m));
   } else {
-    const UniqueFd fd(sys::try_open_beneath(stack_.root_fd(0), p.path.empty() ? "." : p.path, O_PATH | O_NOFOLLOW));
+    const UniqueFd fd = stack_.open_entry(0, p.path);
     if (!fd) return (void)fuse_reply_err(req, ENOENT);
     if (::setxattr(proc_path(fd.get()).c_str(), name, value, size, flags) != 0)
       return (void)fuse_reply_err(req, errno);
@@ -270,7 +270,7 @@ void Filesystem::removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     if (m.xattrs.erase(name) == 0) return (void)fuse_reply_err(req, ENODATA);
     stack_.set_upper_meta(p.path, std::move(m));
   } else {
-    const UniqueFd fd(sys::try_open_beneath(stack_.root_fd(0), p.path.empty() ? "." : p.path, O_PATH | O_NOFOLLOW));
+    const UniqueFd fd = stack_.open_entry(0, p.path);
     if (!fd) return (void)fuse_reply_err(req, ENOENT);
     if (::removexattr(proc_path(fd.get()).c_str(), name) != 0)
       return (void)fuse_reply_err(req, errno);

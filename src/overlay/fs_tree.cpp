@@ -576,8 +576,7 @@ void Filesystem::getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size
     if (it == r.xattrs.end()) return (void)fuse_reply_err(req, ENODATA);
     return reply_xattr(req, it->second, size);
   }
-  const UniqueFd fd(sys::try_open_beneath(stack_.root_fd(r.layer), r.path.empty() ? "." : r.path,
-                                          O_PATH | O_NOFOLLOW));
+  const UniqueFd fd = stack_.open_entry(r.layer, r.path);
   if (!fd) return (void)fuse_reply_err(req, ENOENT);
   std::string value(65536, '\0');
   const ssize_t n = ::getxattr(proc_path(fd.get()).c_str(), name, value.data(), value.size());
@@ -595,8 +594,7 @@ void Filesystem::listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     for (const auto& [name, value] : r.xattrs) names.append(name).append(1, '\0');
     return reply_xattr(req, names, size);
   }
-  const UniqueFd fd(sys::try_open_beneath(stack_.root_fd(r.layer), r.path.empty() ? "." : r.path,
-                                          O_PATH | O_NOFOLLOW));
+  const UniqueFd fd = stack_.open_entry(r.layer, r.path);
   if (!fd) return (void)fuse_reply_err(req, ENOENT);
   std::string raw(65536, '\0');
   const ssize_t n = ::listxattr(proc_path(fd.get()).c_str(), raw.data(), raw.size());

@@ -101,8 +101,7 @@ bool aufs_whiteout(int dirfd, const std::string& name, bool prefix = true) {
 // The kernel's opaque marker (either namespace; unprivileged overlays use user.*) on the
 // directory `name` in the directory open as `parent_fd`.
 bool kernel_opaque(int parent_fd, std::string_view name) {
-  std::string proc = "/proc/self/fd/" + std::to_string(parent_fd);
-  proc.append(1, '/').append(name);
+  const std::string proc = join(proc_path(parent_fd), name);
   // fuse-overlayfs marks its own with user.fuseoverlayfs.opaque.
   for (const char* name :
        {"trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"}) {
@@ -213,7 +212,7 @@ bool Stack::is_whiteout(std::size_t layer, const struct stat& st) const {
 // A whiteout of a directory the layer has means it was recreated here: OCI applies a
 // whiteout only to lower layers, so the layer's own directory replaces the lower ones.
 bool Stack::hides_below(std::size_t layer, const std::string& path, int parent_fd,
-                        std::string_view name, const struct stat&) const {
+                        std::string_view name) const {
   if (layers_[layer]->format == Format::kernel)
     return kernel_opaque(parent_fd, name) ||
            aufs_whiteout(parent_fd, std::string(name) + "/.wh..wh..opq", false);
@@ -284,7 +283,7 @@ std::optional<Resolved> Stack::lookup_in(const Chain& chain, const std::string& 
     }
     // Whether the bottom-most layer hides what is below it does not matter.
     const bool last = &level == &chain.levels().back();
-    if (!last && hides_below(level.layer, path, level.fd, name, st)) break;
+    if (!last && hides_below(level.layer, path, level.fd, name)) break;
   }
   if (found && found->data_layer == SIZE_MAX) {
     // A metacopy whose lower file is gone (cannot happen in a consistent stack): empty.
@@ -469,6 +468,11 @@ UniqueFd Stack::open_dir(std::size_t layer, const std::string& dir) const {
   if (fd >= 0) return UniqueFd(fd);
   if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP) return UniqueFd();
   throw_errno("open", where(layer, dir), -fd);
+}
+
+UniqueFd Stack::open_entry(std::size_t layer, const std::string& path) const {
+  return UniqueFd(sys::try_open_beneath(layers_[layer]->root.get(), path.empty() ? "." : path,
+                                        O_PATH | O_NOFOLLOW));
 }
 
 std::optional<layer::EntryMeta> Stack::upper_meta(const std::string& path) const {

@@ -132,6 +132,9 @@ class Stack {
   bool lookup_in_lowers(const Chain& chain, const std::string& dir, std::string_view name) const;
   // Descriptor of a path's parent directory in one layer, O_PATH, never through symlinks.
   UniqueFd open_dir(std::size_t layer, const std::string& dir) const;
+  // O_PATH descriptor of an entry itself ("" = the layer root), never through a symlink;
+  // empty when the layer has no such entry.
+  UniqueFd open_entry(std::size_t layer, const std::string& path) const;
 
   std::size_t layers() const { return layers_.size(); }
   bool has_upper() const { return has_upper_; }
@@ -180,9 +183,8 @@ class Stack {
   static void unindex_meta(Layer& l, const std::string& path);
   const layer::EntryMeta* meta(std::size_t layer, const std::string& path) const;
   std::optional<bool> marker(std::size_t layer, const std::string& path) const;
-  bool whited_out_in(std::size_t layer, const std::string& dir, const std::string& name) const;
   bool hides_below(std::size_t layer, const std::string& path, int dirfd,
-                   std::string_view name, const struct stat& st) const;
+                   std::string_view name) const;
   bool is_whiteout(std::size_t layer, const struct stat& st) const;
   Resolved resolved(std::size_t layer, std::string path, const struct stat& st) const;
   void list_layer(std::size_t layer, int dirfd, const std::string& dir,
