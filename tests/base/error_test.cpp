@@ -1,4 +1,5 @@
 #include "cairn/base/error.hpp"
+#include "catch_error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,17 +13,7 @@
 namespace cairn {
 namespace {
 
-// Runs `body` expecting a cairn::Error and returns it.
-template <typename Body>
-Error catch_error(Body&& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected a cairn::Error";
-  return Error("<no error thrown>");
-}
+using testing::catch_error;
 
 // --- rendering --------------------------------------------------------------------------
 

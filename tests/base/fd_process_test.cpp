@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cairn/base/error.hpp"
+#include "catch_error.hpp"
 #include "cairn/base/fd.hpp"
 #include "cairn/base/process.hpp"
 #include "cairn/base/sys.hpp"
@@ -100,17 +101,7 @@ mode_t permissions(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-// Runs `body` expecting a cairn::Error and returns it.
-template <typename Body>
-Error catch_error(Body&& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected a cairn::Error";
-  return Error("<no error thrown>");
-}
+using testing::catch_error;
 
 // --- UniqueFd ---------------------------------------------------------------------------
 

@@ -39,19 +39,6 @@ in="$tmp/in"
 start_time=$(date +%s)
 
 
-# run ARGS...: runs cairn on the test's store; its output lands in $tmp/out and $tmp/err,
-# its exit status in $status.
-run() {
-  status=0
-  "$cairn" --root "$store" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
-}
-# run_in ROOT ARGS...: the same on another store.
-run_in() {
-  local root=$1
-  shift
-  status=0
-  "$cairn" --root "$root" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
-}
 
 
 

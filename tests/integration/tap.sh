@@ -62,3 +62,17 @@ isolate_home() {
   export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
   mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
 }
+
+# run ARGS...: runs cairn on the test's store ($store); its output lands in $tmp/out and
+# $tmp/err, its exit status in $status.
+run() {
+  status=0
+  "$cairn" --root "$store" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
+}
+# run_in ROOT ARGS...: the same on another store.
+run_in() {
+  local root=$1
+  shift
+  status=0
+  "$cairn" --root "$root" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
+}
