@@ -412,9 +412,11 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   }
   const bool source_below = lower_has(*parent, name);
   const bool target_below = lower_has(*newparent, newname);
+  // A directory with lower content moves as a whole copy; one that only the upper has
+  // (nothing below shows its name: it cannot come from a lower layer) moves as it is.
   int error = 0;
   if (node == nullptr) error = EIO;  // the kernel always looks a name up before renaming it
-  else if (is_dir) error = source_below || r->layer != 0 ? copy_up_tree(*node) : copy_up_dir(*node);
+  else if (is_dir) error = source_below ? copy_up_tree(*node) : 0;
   else error = copy_up(*node, false);
   if (error == 0) error = copy_up_dir(*newparent);
   if (error == 0 && t && t->layer == 0 && S_ISDIR(t->attr.mode)) error = remove_upper(to, true);
@@ -432,8 +434,7 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   }
   // A directory that only the upper has, moved into a merged directory, is marked opaque
   // (as the kernel's overlay does): no lower directory of its new name may show through.
-  const bool pure_upper = is_dir && !source_below && r->layer == 0;
-  if (is_dir && (target_below || (pure_upper && merged(*newparent)))) error = set_opaque(to);
+  if (is_dir && (target_below || (!source_below && merged(*newparent)))) error = set_opaque(to);
   if (error == 0 && source_below) error = whiteout(from);
   note_change(from);
   note_change(to);
