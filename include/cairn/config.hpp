@@ -17,6 +17,9 @@ struct Config {
   LogLevel log_level = LogLevel::warn;  // log.level
   bool timings = false;                 // log.timings
   std::uint64_t max_layer_size = 64ull << 30;  // storage.max_layer_size (bytes unpacked)
+  // sandbox.userns: "auto" (range mode when newuidmap and a subuid range exist, else
+  // single-id), "single" or "range".
+  std::string userns = "auto";
 
   // Where each setting came from ("default", a file path, or "flag"), for `cairn config`.
   std::map<std::string, std::string> origin;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
@@ -121,6 +122,48 @@ void Child::kill(int signal) {
   if (pid_ <= 0) return;
   if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0) != 0 && errno != ESRCH)
     throw_errno("pidfd_send_signal", "pid " + std::to_string(pid_), errno);
+}
+
+CleanupWatch::CleanupWatch(std::string path) {
+  auto [read_end, write_end] = sys::pipe();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork", "cleanup watcher", errno);
+  if (pid == 0) {
+    // Outlives its owner on purpose: its own session, deaf to the terminal's signals.
+    ::setsid();
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
+    write_end.reset();
+    const int keep = read_end.get();
+    for (int fd = 0; fd < 3; ++fd) {
+      const int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
+      }
+    }
+    ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+    ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
+    char byte = 0;
+    ssize_t n;
+    while ((n = ::read(keep, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) {  // the owner died without a word: remove what it left
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+    ::_exit(0);
+  }
+  pipe_ = std::move(write_end);
+  // Reap it when it ends after us is init's job; while we live, no zombie: it exits only
+  // once pipe_ is written or closed, and disarm() waits for it.
+  watcher_ = pid;
+}
+
+void CleanupWatch::disarm() {
+  if (!pipe_) return;
+  (void)!::write(pipe_.get(), "d", 1);
+  pipe_.reset();
+  if (watcher_ > 0) ::waitpid(std::exchange(watcher_, -1), nullptr, 0);
 }
 
 }  // namespace cairn

@@ -76,6 +76,15 @@ const std::vector<KeySpec>& known_keys() {
        [](Config& c, const toml::node& n, const std::string&, const std::optional<std::string>&) {
          c.timings = *n.value<bool>();
        }},
+      {"sandbox.userns", toml::node_type::string, "auto|single|range",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         std::string value = *n.value<std::string>();
+         if (value != "auto" && value != "single" && value != "range")
+           throw Error(where + ": sandbox.userns must be auto, single or range; not \"" + value +
+                       "\"");
+         c.userns = value;
+       }},
   };
   return keys;
 }
@@ -243,6 +252,8 @@ std::string render_config(const Config& config) {
                      origin("log.level"));
   out += fmt::format("timings = {}  # {}\n", config.timings ? "true" : "false",
                      origin("log.timings"));
+  out += "\n[sandbox]\n";
+  out += fmt::format("userns = \"{}\"  # {}\n", config.userns, origin("sandbox.userns"));
   return out;
 }
 

@@ -21,13 +21,15 @@ namespace {
 int fd_of(const fuse_file_info* fi) { return static_cast<int>(fi->fh); }
 
 // "UID:GID" → ids; false when malformed.
+// "UID:GID"; -1 keeps that id (as chown's -1 does).
 bool parse_owner(std::string_view text, uid_t& uid, gid_t& gid) {
-  unsigned long u, g;
+  long u, g;
   char tail;
   const std::string s(text);
-  if (std::sscanf(s.c_str(), "%lu:%lu%c", &u, &g, &tail) != 2) return false;
-  uid = static_cast<uid_t>(u);
-  gid = static_cast<gid_t>(g);
+  if (std::sscanf(s.c_str(), "%ld:%ld%c", &u, &g, &tail) != 2) return false;
+  if (u < -1 || g < -1 || u > 0xfffffffeL || g > 0xfffffffeL) return false;
+  if (u != -1) uid = static_cast<uid_t>(u);
+  if (g != -1) gid = static_cast<gid_t>(g);
   return true;
 }
 
@@ -211,13 +213,22 @@ int Filesystem::set_recorded(Inode& node, std::string_view name, std::string_vie
   if (!cairn_upper()) return ENOTSUP;
   if (const int error = copy_up(node, true)) return error;
   const Place p = place(node);
-  layer::EntryMeta m = stack_.upper_meta(p.path).value_or(layer::EntryMeta{});
-  if (m.mode == 0) {
+  const auto recorded = stack_.upper_meta(p.path);
+  layer::EntryMeta m = recorded.value_or(layer::EntryMeta{});
+  if (!recorded || m.mode == 0) {
     Resolved now;
-    if (attributes_of(node, now) == 0) m.mode = now.attr.mode;
+    if (attributes_of(node, now) == 0) {
+      m.mode = now.attr.mode;
+      if (!recorded) {
+        m.uid = now.attr.uid;
+        m.gid = now.attr.gid;
+      }
+    }
   }
   if (name == "security.cairn.owner") {
     if (!parse_owner(value, m.uid, m.gid)) return EINVAL;
+    // As the kernel's chown does, also for root: no setuid, and no setgid with group exec.
+    if (S_ISREG(m.mode)) m.mode &= ~(S_ISUID | ((m.mode & S_IXGRP) ? S_ISGID : 0));
   } else {
     mode_t type;
     dev_t rdev;

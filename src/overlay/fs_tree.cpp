@@ -319,6 +319,8 @@ struct stat Filesystem::to_stat(const Resolved& r) const {
     st.st_uid = from_host_uid(a.uid);
     st.st_gid = from_host_gid(a.gid);
   }
+  if (options_.shown_uid) st.st_uid = *options_.shown_uid;
+  if (options_.shown_gid) st.st_gid = *options_.shown_gid;
   st.st_rdev = a.rdev;
   st.st_size = a.size;
   st.st_blocks = a.blocks;

@@ -148,10 +148,11 @@ struct Mount::Impl {
   unsigned threads = 8;
   UniqueFd watchdog;  // the write end of the unmount watchdog's pipe
   std::filesystem::path mountpoint;
+  bool signal_handlers = false;
 
   ~Impl() {
     if (session == nullptr) return;
-    fuse_remove_signal_handlers(session);
+    if (signal_handlers) fuse_remove_signal_handlers(session);
     if (mounted) fuse_session_unmount(session);
     fuse_session_destroy(session);
   }
@@ -253,6 +254,7 @@ void Mount::request_exit() {
 void Mount::handle_signals() {
   if (fuse_set_signal_handlers(impl_->session) != 0)
     throw Error("overlay: installing signal handlers failed");
+  impl_->signal_handlers = true;
 }
 
 void Mount::daemonize(bool foreground) {

@@ -73,8 +73,8 @@ std::string normalized_name(const std::string& name) { return parse_reference(na
 
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
   if (this != &other) {
-    this->~TempDir();
-    path_ = std::exchange(other.path_, {});
+    // Swap first: the old tree goes with `old`, and no member is used after its end.
+    TempDir old(std::exchange(path_, std::exchange(other.path_, {})));
   }
   return *this;
 }

@@ -52,4 +52,26 @@ class Child {
   UniqueFd pidfd_;
 };
 
+// Removes a directory tree when its owner goes away without doing so itself (SIGKILL
+// included): a forked watcher holds the read end of a pipe whose write end only the owner
+// has; at EOF it removes `path` unless disarm() was called. Fork it while the process has
+// one thread and before it enters another user namespace (the watcher stays outside).
+class CleanupWatch {
+ public:
+  CleanupWatch() = default;
+  explicit CleanupWatch(std::string path);
+  CleanupWatch(CleanupWatch&& other) noexcept
+      : pipe_(std::move(other.pipe_)), watcher_(std::exchange(other.watcher_, -1)) {}
+  CleanupWatch& operator=(CleanupWatch&&) = delete;
+  CleanupWatch(const CleanupWatch&) = delete;
+  // Leaves the removal to the watcher (the owner normally removes the tree first).
+  ~CleanupWatch() = default;
+  // Tells the watcher that the owner removed (or kept) the tree: it exits doing nothing.
+  void disarm();
+
+ private:
+  UniqueFd pipe_;
+  pid_t watcher_ = -1;
+};
+
 }  // namespace cairn

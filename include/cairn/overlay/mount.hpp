@@ -38,6 +38,11 @@ struct MountOptions {
   std::vector<IdRange> uid_map, gid_map;
   std::optional<uid_t> squash_uid;
   std::optional<gid_t> squash_gid;
+  // Every entry appears owned by these ids while the records keep the real owners: the
+  // single-id sandbox, whose kernel maps one id and would show others as nobody (and deny
+  // root's overrides on them). New entries are recorded with the caller's ids.
+  std::optional<uid_t> shown_uid;
+  std::optional<gid_t> shown_gid;
   bool read_only = false;
   // Chmod/chown/utimes/xattr changes of an unchanged lower file keep its data below
   // (cairn format only: the kernel format has nowhere to say so).

@@ -38,6 +38,19 @@ struct LoadReport {
   }
 };
 
+struct CommitOptions {
+  std::vector<std::string> names;  // references to tag the new image with
+  std::string created_by;          // history entry ("cairn run /bin/sh -c ...")
+  std::string comment;
+  std::optional<std::int64_t> source_date_epoch;
+};
+
+// `docker commit`: the upper layer directory of an overlay over `base` becomes a new layer
+// on top of it (metadata-only copy-ups filled with their data first, the overlay's work
+// directory dropped), moved into the store without re-extraction. Returns the new image.
+ImageEntry commit_layer(Store& store, const ImageEntry& base, const layer::LayerDir& upper,
+                        const CommitOptions& options);
+
 // A docker-archive (any docker version), an OCI archive, or the hybrid tar (optionally
 // gzip/zstd compressed as a whole). Nothing enters the store unless it verifies.
 // `on_loaded` is told each image as soon as it is in the store (its display name, or its

@@ -1,0 +1,100 @@
+// An overlay's upper directory committed as a new layer on top of its base image.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
+#include "cairn/store/image.hpp"
+#include "cairn/store/reference.hpp"
+#include "image_internal.hpp"
+
+namespace cairn::store {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void copy_data(const fs::path& from, const fs::path& to) {
+  const UniqueFd in = sys::open(from.string(), O_RDONLY);
+  const UniqueFd out = sys::open(to.string(), O_WRONLY | O_TRUNC);
+  for (;;) {
+    const ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n < 0) throw_errno("copy data of", from.string(), errno);
+  }
+}
+
+// A metadata-only copy-up has an empty placeholder in the upper; the data is the file at
+// the same path in the top-most lower layer that has it.
+void fill_metacopies(const layer::LayerDir& upper, const std::vector<layer::LayerDir>& lowers) {
+  layer::Record record = layer::Record::load(upper.record());
+  bool changed = false;
+  for (const auto& [path, meta] : record.entries()) {
+    if (!meta.metacopy) continue;
+    bool filled = false;
+    for (const layer::LayerDir& lower : lowers) {
+      struct stat st {};
+      const fs::path source = lower.root() / path;
+      if (::lstat(source.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      copy_data(source, upper.root() / path);
+      filled = true;
+      break;
+    }
+    if (!filled) throw Error("commit: no lower layer has the data of /" + path);
+    record[path].metacopy = false;
+    changed = true;
+  }
+  if (changed) record.save(upper.record());
+}
+
+}  // namespace
+
+ImageEntry commit_layer(Store& store, const ImageEntry& base, const layer::LayerDir& upper,
+                        const CommitOptions& options) {
+  for (const auto& name : options.names) {
+    try {
+      (void)parse_reference(name);
+    } catch (const std::invalid_argument& e) {
+      throw Error("commit: image name \"" + name + "\": " + e.what());
+    }
+  }
+  json config = read_config(store, base);
+  const json manifest = read_manifest(store, base);
+  std::vector<layer::LayerDir> lowers;  // top-most first
+  for (const auto& id : config.at("rootfs").at("diff_ids"))
+    lowers.insert(lowers.begin(), store.layer_dir(id.get<std::string>()));
+  with_context("commit: filling metadata-only copies", [&] { fill_metacopies(upper, lowers); });
+  std::error_code ec;
+  fs::remove_all(upper.path / "work", ec);
+
+  TempDir temp = store.make_temp("commit");
+  const fs::path blob = temp.path() / "blob";
+  PackResult packed;
+  {
+    const UniqueFd out = sys::open(blob.string(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    packed = pack_layer(upper, out.get(), {Compression::gzip, -1, options.source_date_epoch});
+  }
+  store.adopt_blob(blob, packed.digest);
+  if (!store.has_layer(packed.diff_id)) store.adopt_layer(upper, packed.diff_id);
+
+  const std::string created = rfc3339(now_or_epoch(options.source_date_epoch));
+  config["created"] = created;
+  config["rootfs"]["diff_ids"].push_back(packed.diff_id);
+  json history = {{"created", created}, {"created_by", options.created_by}};
+  if (!options.comment.empty()) history["comment"] = options.comment;
+  if (!config.contains("history")) config["history"] = json::array();
+  config["history"].push_back(history);
+  std::vector<LayerBlob> layers;
+  for (const auto& l : manifest.at("layers")) {
+    // The new manifest is OCI: a docker base's layer types become their OCI names.
+    std::string type = l.at("mediaType").get<std::string>();
+    if (type == kDockerLayerGzip) type = kOciLayerGzip;
+    layers.push_back({l.at("digest").get<std::string>(), l.at("size").get<std::int64_t>(), type, ""});
+  }
+  layers.push_back({packed.digest, static_cast<std::int64_t>(packed.size),
+                    std::string(kOciLayerGzip), packed.diff_id});
+  return commit_image(store, config.dump(), layers, options.names);
+}
+
+}  // namespace cairn::store
