@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -19,6 +20,7 @@
 #include "cairn/base/log.hpp"
 #include "cairn/base/process.hpp"
 #include "cairn/base/sys.hpp"
+#include "cairn/base/timer.hpp"
 #include "cairn/overlay/mount.hpp"
 #include "cairn/sandbox/seccomp.hpp"
 #include "cairn/store/image.hpp"
@@ -113,13 +115,31 @@ std::string read_in_root(const fs::path& rootfs, const std::string& path) {
   return sys::read_all(fd.get(), path);
 }
 
+bool has_apt(const std::vector<overlay::LayerSource>& lowers) {
+  std::error_code ec;
+  for (const auto& l : lowers)
+    if (fs::is_directory(l.path / "root/etc/apt/apt.conf.d", ec)) return true;
+  return false;
+}
+
 // The mount points a sandbox needs, as a lower layer below the image's: where the image has
 // them they win, where it lacks them they exist without being written into the upper.
-overlay::LayerSource make_scaffold_layer(const fs::path& dir) {
+//
+// In single-id mode it also tells apt not to switch to its _apt sandbox user: apt checks
+// that getgid() changed after setresgid, which no seccomp root emulation can make true
+// with one mapped id (Charliecloud sets the same option). The file is in this lower layer,
+// so no committed layer ever has it.
+overlay::LayerSource make_scaffold_layer(const fs::path& dir, bool apt_as_root) {
   for (const char* d : {"root/proc", "root/dev", "root/sys", "root/etc"})
     fs::create_directories(dir / d);
   for (const char* f : {"root/etc/hosts", "root/etc/resolv.conf", "root/etc/hostname"})
     sys::open((dir / f).string(), O_WRONLY | O_CREAT, 0644);
+  if (apt_as_root) {
+    fs::create_directories(dir / "root/etc/apt/apt.conf.d");
+    sys::write_file_atomic((dir / "root/etc/apt/apt.conf.d/00cairn-single-id").string(),
+                           "// cairn single-id mode: one mapped id, so no _apt sandbox user\n"
+                           "APT::Sandbox::User \"root\";\n");
+  }
   return {dir, overlay::Format::cairn};
 }
 
@@ -202,6 +222,89 @@ std::vector<std::string> process_environment() {
 
 }  // namespace
 
+namespace {
+
+// Where a run keeps its upper layer, scaffold, runtime files and mount point. A run whose
+// changes are kept (--commit) uses a directory of the store's tmp/, on the store's
+// filesystem so that the upper becomes a layer by rename, removed by a watcher if cairn is
+// killed. Any other run uses a tmpfs mounted in its own mount namespace: nothing touches
+// the disk, and the namespace takes everything with it however cairn ends.
+class Scratch {
+ public:
+  Scratch(store::Store& store, bool keep_changes) : store_(store) {
+    if (!keep_changes) return;
+    temp_ = store.make_temp("run");
+    watch_.emplace(temp_.path().string());
+    path_ = temp_.path();
+  }
+  // After enter_user_namespace(): the tmpfs of a run that keeps nothing.
+  void make_in_memory() {
+    if (!path_.empty()) return;
+    const fs::path at = store_.root() / "cairn/tmp";  // only this namespace sees the tmpfs
+    if (::mount("cairn-run", at.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+      throw_errno("mount tmpfs for the run on", at.string(), errno);
+    path_ = at / "run";
+    fs::create_directories(path_);
+  }
+  const fs::path& path() const { return path_; }
+  void remove() {
+    temp_ = store::TempDir();
+    if (watch_) watch_->disarm();
+  }
+
+ private:
+  store::Store& store_;
+  store::TempDir temp_;
+  std::optional<CleanupWatch> watch_;
+  fs::path path_;
+};
+
+overlay::MountOptions mount_options_for(const store::Store& store, const json& image_config,
+                                        const std::string& image, const fs::path& scratch,
+                                        sandbox::IdMode mode) {
+  overlay::MountOptions options;
+  options.lowers = image_lowers(store, image_config, image);
+  const bool single = mode == sandbox::IdMode::single;
+  options.lowers.push_back(
+      make_scaffold_layer(scratch / "scaffold", single && has_apt(options.lowers)));
+  const layer::LayerDir upper{scratch / "upper"};
+  fs::create_directories(upper.root());
+  options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
+  options.fsname = "cairn";
+  if (single) {
+    options.shown_uid = 0;
+    options.shown_gid = 0;
+  }
+  return options;
+}
+
+sandbox::Spec spec_for(const ContainerOptions& o, ProcessRequest& request, const fs::path& rootfs,
+                       const fs::path& scratch, const sandbox::Identity& identity,
+                       const store::Store& store) {
+  sandbox::Spec spec;
+  spec.rootfs = rootfs;
+  spec.id_mode = identity.mode;
+  spec.network = o.network;
+  spec.hostname = o.hostname;
+  spec.runtime_dir = scratch / "runtime";
+  spec.binds = o.binds;
+  spec.user_notification = sandbox::kernel_has_user_notification();
+  spec.cache_dir = store.root() / "cairn/cache";
+  sandbox::User user = resolve_user_in(rootfs, request.user);
+  if (identity.mode == sandbox::IdMode::single && (user.uid != 0 || user.gid != 0)) {
+    fmt::print(stderr,
+               "cairn: notice: single-id mode cannot switch to user {} (uid {}); the command "
+               "runs as root\n", request.user, user.uid);
+    user = sandbox::User{0, 0, {}, user.uid == 0 ? user.home : "/root", "root"};
+  }
+  complete_env(request.env, user.home, o.terminal);
+  spec.process = {request.argv, request.env, request.cwd, user.uid, user.gid, user.groups,
+                  o.stdin_open, o.terminal, {}};
+  return spec;
+}
+
+}  // namespace
+
 RunResult run_container(store::Store& store, const ContainerOptions& options) {
   const auto image = store.resolve(options.image);
   if (!image)
@@ -211,64 +314,40 @@ RunResult run_container(store::Store& store, const ContainerOptions& options) {
   ContainerOptions o = options;
   if (o.hostname.empty()) o.hostname = random_hostname();
   ProcessRequest request = process_request(image_config, o, process_environment());
-  const sandbox::Identity identity =
-      sandbox::choose_identity(o.userns, sandbox::probe_host());
-  if (identity.fell_back)
-    fmt::print(stderr, "cairn: notice: single-id mode ({})\n", identity.reason);
+  const sandbox::Identity identity = sandbox::choose_identity(o.userns, sandbox::probe_host());
+  if (identity.fell_back) fmt::print(stderr, "cairn: notice: single-id mode ({})\n", identity.reason);
 
-  store::TempDir temp = store.make_temp("run");
-  CleanupWatch watch(temp.path().string());
+  std::optional<ScopedTimer> phase(std::in_place, "run: user namespace");
+  Scratch scratch(store, !o.commit.empty());
   sandbox::enter_user_namespace(identity);
   sandbox::block_forwarded_signals();  // before the overlay's threads exist
-
-  const layer::LayerDir upper{temp.path() / "upper"};
-  fs::create_directories(upper.root());
-  overlay::MountOptions mount_options;
-  mount_options.lowers = image_lowers(store, image_config, o.image);
-  mount_options.lowers.push_back(make_scaffold_layer(temp.path() / "scaffold"));
-  mount_options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
-  mount_options.fsname = "cairn";
-  if (identity.mode == sandbox::IdMode::single) {
-    mount_options.shown_uid = 0;
-    mount_options.shown_gid = 0;
-  }
-  const fs::path rootfs = temp.path() / "rootfs";
+  phase.emplace("run: mount overlay");
+  scratch.make_in_memory();
+  const fs::path rootfs = scratch.path() / "rootfs";
   fs::create_directories(rootfs);
   RunResult result;
   {
-    ServedMount mount(std::move(mount_options), rootfs);
-    sandbox::Spec spec;
-    spec.rootfs = rootfs;
-    spec.id_mode = identity.mode;
-    spec.network = o.network;
-    spec.hostname = o.hostname;
-    spec.runtime_dir = temp.path() / "runtime";
-    spec.binds = o.binds;
-    spec.user_notification = sandbox::kernel_has_user_notification();
-    sandbox::User user = resolve_user_in(rootfs, request.user);
-    if (identity.mode == sandbox::IdMode::single && (user.uid != 0 || user.gid != 0)) {
-      fmt::print(stderr,
-                 "cairn: notice: single-id mode cannot switch to user {} (uid {}); the command "
-                 "runs as root\n", request.user, user.uid);
-      user = sandbox::User{0, 0, {}, user.uid == 0 ? user.home : "/root", "root"};
-    }
-    complete_env(request.env, user.home, o.terminal);
-    spec.process = {request.argv, request.env, request.cwd, user.uid, user.gid, user.groups,
-                    o.stdin_open, o.terminal, {}};
+    ServedMount mount(mount_options_for(store, image_config, o.image, scratch.path(), identity.mode),
+                      rootfs);
+    phase.emplace("run: sandbox");
+    const sandbox::Spec spec = spec_for(o, request, rootfs, scratch.path(), identity, store);
     OverlayRecorder recorder;
     const sandbox::Outcome outcome = sandbox::run(spec, &recorder);
     result.status = outcome.status;
     result.error = outcome.error;
+    phase.emplace("run: unmount");
   }
   if (!o.commit.empty() && result.error.empty()) {
+    phase.emplace("run: commit");
     store::CommitOptions commit;
     commit.names = {o.commit};
     commit.created_by = fmt::format("cairn run {}", fmt::join(request.argv, " "));
+    const layer::LayerDir upper{scratch.path() / "upper"};
     const store::ImageEntry committed = store::commit_layer(store, *image, upper, commit);
     result.committed_id = store::image_config_digest(store, committed);
   }
-  temp = store::TempDir();  // removed here; the watcher has nothing left to do
-  watch.disarm();
+  phase.emplace("run: clean up");
+  scratch.remove();
   return result;
 }
 

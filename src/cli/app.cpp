@@ -95,6 +95,7 @@ int run(int argc, char** argv) {
   for (auto& c : register_image_commands(app)) commands.push_back(std::move(c));
   for (auto& c : register_mount_commands(app)) commands.push_back(std::move(c));
   commands.push_back(register_run(app));
+  commands.push_back(register_doctor(app));
   commands.push_back(register_help(app, help_topic));
   commands.push_back(register_version(app));
   try {

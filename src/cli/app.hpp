@@ -39,6 +39,7 @@ store::ImageEntry resolve(const store::Store& s, const std::string& name);
 Command register_parse(CLI::App& root);
 std::vector<Command> register_mount_commands(CLI::App& root);
 Command register_config(CLI::App& root);
+Command register_doctor(CLI::App& root);
 Command register_run(CLI::App& root);
 std::vector<Command> register_image_commands(CLI::App& root);
 

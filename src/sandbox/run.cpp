@@ -15,6 +15,7 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "cairn/base/timer.hpp"
 #include "cairn/sandbox/seccomp.hpp"
 #include "internal.hpp"
 #include "supervisor.hpp"
@@ -49,10 +50,15 @@ void write_runtime_files(const Spec& spec) {
     host_resolv = sys::read_file("/etc/resolv.conf");
   } catch (const Error&) {
   }
-  sys::write_file_atomic((spec.runtime_dir / "hosts").string(), hosts_file(spec.hostname));
-  sys::write_file_atomic((spec.runtime_dir / "resolv.conf").string(),
-                         resolv_conf(host_resolv, spec.network));
-  sys::write_file_atomic((spec.runtime_dir / "hostname").string(), spec.hostname + "\n");
+  // Scratch files of one run: no fsync, nothing to keep after a crash.
+  const auto write = [&](const char* name, const std::string& text) {
+    const std::string path = (spec.runtime_dir / name).string();
+    const UniqueFd fd = sys::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    sys::write_all(fd.get(), text, path);
+  };
+  write("hosts", hosts_file(spec.hostname));
+  write("resolv.conf", resolv_conf(host_resolv, spec.network));
+  write("hostname", spec.hostname + "\n");
 }
 
 std::string describe(const ChildReport& r, const std::vector<MountOp>& ops, const Spec& spec) {
@@ -118,7 +124,7 @@ void prepare(const Spec& spec, bool supervised, Prepared& p) {
   for (const MountOp& op : p.ops)
     p.raw_ops.push_back({op.kind, op.source.c_str(), op.target.c_str(), op.fstype.c_str(),
                          op.flags, op.data.c_str(), op.optional});
-  p.filter = compile_policy({spec.id_mode, supervised});
+  p.filter = cached_policy({spec.id_mode, supervised}, spec.cache_dir);
   p.argv_storage = spec.process.argv;
   p.env_storage = spec.process.env;
   p.argv = c_array(p.argv_storage);
@@ -176,7 +182,10 @@ Outcome run(const Spec& spec, Recorder* recorder) {
   write_runtime_files(spec);
   const bool supervised = recorder != nullptr && spec.user_notification;
   Prepared p;
-  prepare(spec, supervised, p);
+  {
+    ScopedTimer timer("sandbox: compile seccomp policy");
+    prepare(spec, supervised, p);
+  }
   auto [report_read, report_write] = sys::pipe();
   auto [sync_read, sync_write] = sys::pipe();
   auto [ack_read, ack_write] = sys::pipe();

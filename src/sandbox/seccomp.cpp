@@ -12,6 +12,12 @@
 #include <cstring>
 #include <memory>
 
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "cairn/base/digest.hpp"
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
 #include "cairn/sandbox/seccomp.hpp"
@@ -121,6 +127,65 @@ std::vector<sock_filter> compile_policy(const PolicyOptions& options) {
   const std::string bytes = sys::read_all(memory.get(), "seccomp program");
   std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
   std::memcpy(program.data(), bytes.data(), program.size() * sizeof(sock_filter));
+  return program;
+}
+
+namespace {
+
+std::string policy_key(const PolicyOptions& options) {
+  const scmp_version* v = seccomp_version();
+  std::string key = fmt::format("libseccomp {}.{}.{} mode {} notify {} arch {}\n", v->major,
+                                v->minor, v->micro, static_cast<int>(options.mode),
+                                options.user_notification, seccomp_arch_native());
+  for (const PolicyRule& rule : policy_table())
+    key += fmt::format("{} {} {}\n", rule.syscall, static_cast<int>(rule.verdict),
+                       static_cast<int>(rule.applies));
+  return sha256_hex(key);
+}
+
+std::string program_bytes(const std::vector<sock_filter>& program) {
+  return std::string(reinterpret_cast<const char*>(program.data()),
+                     program.size() * sizeof(sock_filter));
+}
+
+std::optional<std::vector<sock_filter>> load_cached(const std::filesystem::path& file) {
+  std::string bytes;
+  try {
+    bytes = sys::read_file(file.string());
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  constexpr std::size_t kDigest = 64;
+  if (bytes.size() <= kDigest || (bytes.size() - kDigest) % sizeof(sock_filter) != 0)
+    return std::nullopt;
+  const std::string_view body(bytes.data(), bytes.size() - kDigest);
+  if (sha256_hex(body) != std::string_view(bytes).substr(body.size())) return std::nullopt;
+  std::vector<sock_filter> program(body.size() / sizeof(sock_filter));
+  std::memcpy(program.data(), body.data(), body.size());
+  return program;
+}
+
+}  // namespace
+
+std::vector<sock_filter> cached_policy(const PolicyOptions& options,
+                                       const std::filesystem::path& cache_dir) {
+  if (cache_dir.empty()) return compile_policy(options);
+  const auto file = cache_dir / ("seccomp-" + policy_key(options) + ".bpf");
+  if (auto program = load_cached(file)) return std::move(*program);
+  std::vector<sock_filter> program = compile_policy(options);
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir, ec);
+    const std::string body = program_bytes(program);
+    const std::string temp = file.string() + ".tmp-" + std::to_string(::getpid());
+    {
+      const UniqueFd out = sys::open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      sys::write_all(out.get(), body + sha256_hex(body), temp);
+    }
+    if (::rename(temp.c_str(), file.c_str()) != 0) ::unlink(temp.c_str());
+  } catch (const Error&) {
+    // Only a cache: the next run compiles again.
+  }
   return program;
 }
 

@@ -69,6 +69,7 @@ struct Spec {
   std::vector<BindMount> binds;
   Process process;
   bool user_notification = true;  // see PolicyOptions
+  std::filesystem::path cache_dir;  // compiled seccomp programs (see cached_policy)
 };
 
 // Why a run ended early, for the caller's message: the step, and the errno or exit code.

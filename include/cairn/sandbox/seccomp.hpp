@@ -5,6 +5,7 @@
 
 #include <linux/filter.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,14 @@ Verdict verdict_for(std::string_view syscall, const PolicyOptions& options);
 
 // The compiled filter for the host's architectures.
 std::vector<sock_filter> compile_policy(const PolicyOptions& options);
+
+// compile_policy() through a cache directory: libseccomp takes ~20 ms for this table, a
+// cached program a read. The file is named by a digest of everything the program depends
+// on (libseccomp's version, the table, the options) and carries a digest of its own bytes,
+// checked on every load (the filter is a security boundary). An empty `cache_dir`
+// compiles every time; an unusable cache is recompiled, never trusted.
+std::vector<sock_filter> cached_policy(const PolicyOptions& options,
+                                       const std::filesystem::path& cache_dir);
 
 // Whether the kernel offers seccomp user notification (SECCOMP_GET_NOTIF_SIZES).
 bool kernel_has_user_notification();
