@@ -372,7 +372,9 @@ TEST_F(ConfigTest, RenderShowsEveryValueWithItsOrigin) {
                 "max_layer_size = 68719476736  # default\n"
                 "\n[log]\n"
                 "level = \"debug\"  # flag --log-level\n"
-                "timings = false  # default\n");
+                "timings = false  # default\n"
+            "\n[sandbox]\n"
+            "userns = \"auto\"  # default\n");
 }
 
 TEST_F(ConfigTest, RenderedConfigReadsBackToTheSameValues) {
@@ -392,6 +394,15 @@ TEST_F(ConfigTest, RenderedConfigReadsBackToTheSameValues) {
   EXPECT_EQ(reread.storage_root, config.storage_root);
   EXPECT_EQ(reread.log_level, LogLevel::trace);
   EXPECT_TRUE(reread.timings);
+}
+
+TEST(ConfigSandbox, UsernsTakesAutoSingleOrRange) {
+  Config c;
+  EXPECT_EQ(c.userns, "auto");
+  apply_config_text(c, "[sandbox]\nuserns = \"single\"\n", "t.toml");
+  EXPECT_EQ(c.userns, "single");
+  EXPECT_THROW(apply_config_text(c, "[sandbox]\nuserns = \"keep-id\"\n", "t.toml"), Error);
+  EXPECT_NE(render_config(c).find("[sandbox]\nuserns = \"single\""), std::string::npos);
 }
 
 }  // namespace

@@ -62,6 +62,9 @@ max_layer_size = 68719476736  # default
 [log]
 level = "warn"  # default
 timings = false  # default
+
+[sandbox]
+userns = "auto"  # default
 EXPECTED
 run config
 check "cairn config exits 0" status_is 0
