@@ -63,17 +63,20 @@ using Findings = std::vector<Finding>;
 
 void add(Findings& out, std::string id, std::string name, Status status, std::string text,
          std::string fix = {}, json value = nullptr) {
-  out.push_back({std::move(id), std::move(name), status, std::move(text), std::move(fix),
-                 std::move(value)});
+  out.push_back(
+      {std::move(id), std::move(name), status, std::move(text), std::move(fix), std::move(value)});
 }
 
-std::string error_text(int error) { return std::strerror(error); }
+std::string error_text(int error) {
+  return std::strerror(error);
+}
 
 // The user as fixes must name them (usermod needs the name; a uid without one is shown).
 struct Who {
   uid_t uid = 0;
   gid_t gid = 0;
   std::string name;
+  bool nested = false;  // the doctor itself runs in a user namespace
   bool root() const { return uid == 0; }
 };
 
@@ -114,6 +117,15 @@ std::string find_in_path(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return {};
+}
+
+// Whether this process is in a user namespace already (a rootless container, unshare -U):
+// its root is then an ordinary user outside. The initial namespace maps all 2^32 ids.
+bool inside_user_namespace() {
+  std::istringstream map(read_text_or_empty("/proc/self/uid_map"));
+  unsigned long inside = 1, outside = 1, count = 0;
+  map >> inside >> outside >> count;
+  return !(inside == 0 && outside == 0 && count == 4294967295ul);
 }
 
 struct KernelVersion {
@@ -157,7 +169,8 @@ struct ProbeInput {
   const char* mountpoint = "/tmp";
 };
 
-int write_text(const char* path, const std::string& text) {
+// A string_view, so that a literal costs the child no allocation.
+int write_text(const char* path, std::string_view text) {
   const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   const ssize_t n = ::write(fd, text.data(), text.size());
@@ -185,13 +198,18 @@ void fuse_mount_options(char (&out)[64], int fd) {
     fd /= 10;
   } while (fd > 0 && n < 11);
   std::size_t at = 0;
-  for (const char c : std::string_view("fd=")) out[at++] = c;
-  while (n > 0) out[at++] = digits[--n];
-  for (const char c : std::string_view(",rootmode=40000,user_id=0,group_id=0")) out[at++] = c;
+  for (const char c : std::string_view("fd="))
+    out[at++] = c;
+  while (n > 0)
+    out[at++] = digits[--n];
+  for (const char c : std::string_view(",rootmode=40000,user_id=0,group_id=0"))
+    out[at++] = c;
   out[at] = '\0';
 }
 
-int errno_of(int result) { return result == 0 ? 0 : errno; }
+int errno_of(int result) {
+  return result == 0 ? 0 : errno;
+}
 
 [[noreturn]] void probe_child(const ProbeInput& in, int report_fd) {
   auto report = [report_fd](Step step, int error) {
@@ -264,8 +282,7 @@ constexpr const char* kContainerFix =
     "--security-opt apparmor=unconfined; otherwise see `dmesg` for what refused it";
 
 std::string sysctl_fix(const std::string& key, const std::string& value) {
-  return fmt::format("as root: sysctl -w {0}={1} && echo {0}={1} > {2}", key, value,
-                     kSysctlFile);
+  return fmt::format("as root: sysctl -w {0}={1} && echo {0}={1} > {2}", key, value, kSysctlFile);
 }
 
 std::string apparmor_fix() {
@@ -287,8 +304,7 @@ struct Sysctls {
 
 // The fix for a user namespace the kernel refused, from the sysctl that refuses it.
 std::string userns_fix(const Sysctls& s, int error) {
-  if (s.unprivileged_userns_clone == 0)
-    return sysctl_fix("kernel.unprivileged_userns_clone", "1");
+  if (s.unprivileged_userns_clone == 0) return sysctl_fix("kernel.unprivileged_userns_clone", "1");
   if (s.apparmor_restrict == 1) return apparmor_fix();
   if (s.max_user_namespaces == 0 || error == ENOSPC)
     return sysctl_fix("user.max_user_namespaces", "15000");
@@ -311,20 +327,19 @@ void check_user_namespaces(Findings& out, const Probe& p, const Sysctls& s) {
   if (!p.worked(kUnshareUser)) {
     const int e = p.error[kUnshareUser];
     add(out, "userns", "user namespaces", Status::fail,
-        "unshare(CLONE_NEWUSER|CLONE_NEWNS) in a child failed: " + error_text(e),
-        userns_fix(s, e), false);
+        "unshare(CLONE_NEWUSER|CLONE_NEWNS) in a child failed: " + error_text(e), userns_fix(s, e),
+        false);
     return;
   }
   if (!p.worked(kIdMaps)) {
     const int e = p.error[kIdMaps];
     add(out, "userns", "user namespaces", Status::fail,
-        "a child made one but could not map its own ids in it: " + error_text(e),
-        userns_fix(s, e), false);
+        "a child made one but could not map its own ids in it: " + error_text(e), userns_fix(s, e),
+        false);
     return;
   }
   add(out, "userns", "user namespaces", Status::ok,
-      "usable: a child made one (unshare CLONE_NEWUSER|CLONE_NEWNS) and mapped its ids", {},
-      true);
+      "usable: a child made one (unshare CLONE_NEWUSER|CLONE_NEWNS) and mapped its ids", {}, true);
 }
 
 void check_sandbox_namespaces(Findings& out, const Probe& p) {
@@ -353,7 +368,9 @@ void check_sandbox_namespaces(Findings& out, const Probe& p) {
 
 // A sysctl that blocks unprivileged user namespaces is a problem when the probe failed,
 // and a warning when it worked anyway (as root, or allowed by an AppArmor profile).
-Status blocking(bool userns_worked) { return userns_worked ? Status::warn : Status::fail; }
+Status blocking(bool userns_worked) {
+  return userns_worked ? Status::warn : Status::fail;
+}
 
 void check_max_user_namespaces(Findings& out, const Sysctls& s, bool userns_worked) {
   const char* name = "max_user_namespaces";
@@ -366,8 +383,9 @@ void check_max_user_namespaces(Findings& out, const Sysctls& s, bool userns_work
         "user.max_user_namespaces = 0: user namespaces are disabled",
         sysctl_fix("user.max_user_namespaces", "15000"), 0);
   else
-    add(out, name, name, Status::ok, fmt::format("user.max_user_namespaces = {}", *s.max_user_namespaces),
-        {}, *s.max_user_namespaces);
+    add(out, name, name, Status::ok,
+        fmt::format("user.max_user_namespaces = {}", *s.max_user_namespaces), {},
+        *s.max_user_namespaces);
 }
 
 void check_userns_clone(Findings& out, const Sysctls& s, bool userns_worked) {
@@ -473,8 +491,8 @@ void check_fuse_in_userns(Findings& out, const Probe& p, const Sysctls& s) {
         "mount -t fuse in a user namespace failed: " + error_text(p.error[kMountFuse]),
         fuse_mount_fix(s), false);
   else
-    add(out, id, name, Status::ok, "a child mounted a FUSE filesystem in its user namespace",
-        {}, true);
+    add(out, id, name, Status::ok, "a child mounted a FUSE filesystem in its user namespace", {},
+        true);
 }
 
 void check_fusermount(Findings& out, const Who& who) {
@@ -491,53 +509,16 @@ void check_fusermount(Findings& out, const Who& who) {
         path + " is not setuid root: `cairn mount` outside a user namespace fails",
         "as root: chown root " + path + " && chmod u+s " + path, path);
   else
-    add(out, name, name, Status::ok,
-        path + ": `cairn mount` also works outside a user namespace", {}, path);
+    add(out, name, name, Status::ok, path + ": `cairn mount` also works outside a user namespace",
+        {}, path);
 }
 
 // --- subordinate ids ------------------------------------------------------------------
 
-struct IdInterval {
-  unsigned long start = 0, end = 0;  // [start, end)
-};
-
-// Every range of /etc/subuid and /etc/subgid, whoever it belongs to.
-std::vector<IdInterval> taken_subids() {
-  std::vector<IdInterval> taken;
-  for (const char* path : {"/etc/subuid", "/etc/subgid"}) {
-    std::istringstream lines(read_text_or_empty(path));
-    for (std::string line; std::getline(lines, line);) {
-      unsigned long start = 0, count = 0;
-      const auto colon = line.find(':');
-      if (line.empty() || line[0] == '#' || colon == std::string::npos) continue;
-      if (std::sscanf(line.c_str() + colon, ":%lu:%lu", &start, &count) == 2)
-        taken.push_back({start, start + count});
-    }
-  }
-  return taken;
-}
-
-// The first 65536 ids from 100000 (useradd's SUB_UID_MIN) that no one has yet, so that
-// the fix can be pasted as it is.
-IdInterval free_subid_range() {
-  constexpr unsigned long kCount = 65536;
-  const std::vector<IdInterval> taken = taken_subids();
-  IdInterval candidate{100000, 100000 + kCount};
-  for (bool moved = true; moved;) {
-    moved = false;
-    for (const IdInterval& t : taken)
-      if (t.start < candidate.end && candidate.start < t.end) {
-        candidate = {t.end, t.end + kCount};
-        moved = true;
-      }
-  }
-  return candidate;
-}
-
 std::string usermod_fix(const Who& who) {
-  const IdInterval r = free_subid_range();
-  return fmt::format("as root: usermod --add-subuids {0}-{1} --add-subgids {0}-{1} {2}",
-                     r.start, r.end - 1, who.name);
+  const sandbox::SubidRange r = sandbox::probe_host().free_range;
+  return fmt::format("as root: usermod --add-subuids {0}-{1} --add-subgids {0}-{1} {2}", r.start,
+                     r.start + r.count - 1, who.name);
 }
 
 void check_newuidmap(Findings& out, const sandbox::HostIds& host, const Who& who) {
@@ -624,37 +605,37 @@ bool writable_dir(const fs::path& dir) {
   return fs::is_directory(dir, ec) && ::access(dir.c_str(), W_OK | X_OK) == 0;
 }
 
-std::string store_fix(const StoreSite& site, const Who& who) {
-  return fmt::format(
-      "as root: mkdir -p {0} && chown {1}: {0}; or choose another store with --root DIR "
-      "(storage.root in cairn.toml)",
-      site.root.string(), who.name);
-}
+constexpr const char* kOtherStore =
+    "choose another store with --root DIR (storage.root in cairn.toml)";
 
 void check_store(Findings& out, const StoreSite& site, const Who& who) {
   const char* name = "store";
-  const json value = {{"root", site.root.string()}, {"exists", site.exists},
-                      {"probed", site.probed.string()}};
+  const std::string root = site.root.string();
+  const json value = {{"root", root}, {"exists", site.exists}, {"probed", site.probed.string()}};
+  std::error_code ec;
   if (site.error != 0)
     add(out, name, name, Status::fail,
-        fmt::format("{}: cannot look at {}: {}", site.root.string(), site.probed.string(),
+        fmt::format("{}: cannot look at {}: {}", root, site.probed.string(),
                     error_text(site.error)),
-        store_fix(site, who), value);
+        kOtherStore, value);
+  else if (site.exists && !fs::is_directory(site.root, ec))
+    add(out, name, name, Status::fail, root + " is not a directory",
+        fmt::format("move {} away, or {}", root, kOtherStore), value);
   else if (site.exists && !writable_dir(site.root))
-    add(out, name, name, Status::fail,
-        site.root.string() + " is not a directory " + who.name + " can write",
-        store_fix(site, who), value);
+    add(out, name, name, Status::fail, fmt::format("{} is not writable by {}", root, who.name),
+        fmt::format("as root: chown {}: {}; or {}", who.name, root, kOtherStore), value);
   else if (site.exists)
-    add(out, name, name, Status::ok, site.root.string() + " (writable)", {}, value);
+    add(out, name, name, Status::ok, root + " (writable)", {}, value);
   else if (!writable_dir(site.probed))
     add(out, name, name, Status::fail,
-        fmt::format("{} does not exist and {} cannot create it ({} is not writable)",
-                    site.root.string(), who.name, site.probed.string()),
-        store_fix(site, who), value);
+        fmt::format("{} does not exist and {} cannot create it ({} is not writable)", root,
+                    who.name, site.probed.string()),
+        fmt::format("as root: mkdir -p {0} && chown {1}: {0}; or {2}", root, who.name, kOtherStore),
+        value);
   else
     add(out, name, name, Status::ok,
-        fmt::format("{} does not exist yet; cairn will create it (looked at {})",
-                    site.root.string(), site.probed.string()),
+        fmt::format("{} does not exist yet; cairn will create it (looked at {})", root,
+                    site.probed.string()),
         {}, value);
 }
 
@@ -670,27 +651,48 @@ constexpr unsigned long kBcachefsMagic = 0xCA451A4E;
 
 std::string magic_name(unsigned long magic) {
   switch (magic) {
-    case EXT4_SUPER_MAGIC: return "ext4";  // also ext2 and ext3: they share the magic
-    case XFS_SUPER_MAGIC: return "xfs";
-    case BTRFS_SUPER_MAGIC: return "btrfs";
-    case TMPFS_MAGIC: return "tmpfs";
-    case RAMFS_MAGIC: return "ramfs";
-    case NFS_SUPER_MAGIC: return "nfs";
-    case OVERLAYFS_SUPER_MAGIC: return "overlay";
-    case FUSE_SUPER_MAGIC: return "fuse";
-    case SQUASHFS_MAGIC: return "squashfs";
-    case F2FS_SUPER_MAGIC: return "f2fs";
-    case V9FS_MAGIC: return "9p";
-    case MSDOS_SUPER_MAGIC: return "vfat";
-    case kLustreMagic: return "lustre";
-    case kZfsMagic: return "zfs";
-    case kGpfsMagic: return "gpfs";
-    case kCephMagic: return "ceph";
-    case kBeegfsMagic: return "beegfs";
-    case kCifsMagic: return "cifs";
-    case kSmb2Magic: return "smb2";
-    case kBcachefsMagic: return "bcachefs";
-    default: return fmt::format("unknown (magic {:#x})", magic);
+    case EXT4_SUPER_MAGIC:
+      return "ext4";  // also ext2 and ext3: they share the magic
+    case XFS_SUPER_MAGIC:
+      return "xfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case RAMFS_MAGIC:
+      return "ramfs";
+    case NFS_SUPER_MAGIC:
+      return "nfs";
+    case OVERLAYFS_SUPER_MAGIC:
+      return "overlay";
+    case FUSE_SUPER_MAGIC:
+      return "fuse";
+    case SQUASHFS_MAGIC:
+      return "squashfs";
+    case F2FS_SUPER_MAGIC:
+      return "f2fs";
+    case V9FS_MAGIC:
+      return "9p";
+    case MSDOS_SUPER_MAGIC:
+      return "vfat";
+    case kLustreMagic:
+      return "lustre";
+    case kZfsMagic:
+      return "zfs";
+    case kGpfsMagic:
+      return "gpfs";
+    case kCephMagic:
+      return "ceph";
+    case kBeegfsMagic:
+      return "beegfs";
+    case kCifsMagic:
+      return "cifs";
+    case kSmb2Magic:
+      return "smb2";
+    case kBcachefsMagic:
+      return "bcachefs";
+    default:
+      return fmt::format("unknown (magic {:#x})", magic);
   }
 }
 
@@ -716,8 +718,7 @@ std::string mountinfo_type(const fs::path& dir) {
 
 bool network_filesystem(unsigned long magic) {
   return magic == NFS_SUPER_MAGIC || magic == kLustreMagic || magic == kGpfsMagic ||
-         magic == kCephMagic || magic == kBeegfsMagic || magic == kCifsMagic ||
-         magic == kSmb2Magic;
+         magic == kCephMagic || magic == kBeegfsMagic || magic == kCifsMagic || magic == kSmb2Magic;
 }
 
 void check_store_filesystem(Findings& out, const StoreSite& site) {
@@ -734,8 +735,8 @@ void check_store_filesystem(Findings& out, const StoreSite& site) {
   std::string note;
   if (magic == TMPFS_MAGIC || magic == RAMFS_MAGIC) note = " (in memory: images go at reboot)";
   if (network_filesystem(magic)) note = " (network filesystem: works, a local disk is faster)";
-  add(out, id, name, Status::ok, type + note,
-      {}, {{"type", type}, {"magic", fmt::format("{:#x}", magic)}});
+  add(out, id, name, Status::ok, type + note, {},
+      {{"type", type}, {"magic", fmt::format("{:#x}", magic)}});
 }
 
 // Sets user.cairn.doctor on a temporary file in `dir`; 0 or the errno.
@@ -788,12 +789,10 @@ void check_free_space(Findings& out, const StoreSite& site) {
   }
   const unsigned long long bytes =
       static_cast<unsigned long long>(sv.f_bavail) * static_cast<unsigned long long>(sv.f_frsize);
-  const std::string text = fmt::format("{} available to {}", human_bytes(bytes),
-                                       site.probed.string());
+  const std::string text =
+      fmt::format("{} available to {}", human_bytes(bytes), site.probed.string());
   if (bytes < kLow)
-    add(out, id, name, Status::warn, text,
-        "free space there, or choose another store with --root DIR (storage.root in "
-        "cairn.toml)",
+    add(out, id, name, Status::warn, text, std::string("free space there, or ") + kOtherStore,
         bytes);
   else
     add(out, id, name, Status::ok, text, {}, bytes);
@@ -804,21 +803,21 @@ void check_free_space(Findings& out, const StoreSite& site) {
 std::string identity_text(const sandbox::Identity& id, const Who& who) {
   if (id.mode == sandbox::IdMode::range) {
     const sandbox::IdMapEntry& sub = id.uid_map.at(1);
-    return fmt::format("range: root inside is {}, ids 1-{} are {}-{} ({})", who.name,
-                       sub.count, sub.outside, sub.outside + sub.count - 1, id.reason);
+    return fmt::format("range: root inside is {}, ids 1-{} are {}-{} ({})", who.name, sub.count,
+                       sub.outside, sub.outside + sub.count - 1, id.reason);
   }
   return fmt::format("single-id: root inside is {}, other ids are emulated ({})", who.name,
                      id.reason);
 }
 
-// Why cairn fell back to single-id mode: the first range-mode check that is not ok. (The
-// reason choose_identity gives carries a fixed usermod range, which may be taken already;
-// the checks above carry one that is free.)
-std::string fallback_reason(const Findings& checks, const sandbox::Identity& identity) {
+// Why range mode is impossible: the first range-mode check that is not ok, or `otherwise`.
+// (choose_identity's own reason suggests a fixed usermod range, which may be taken
+// already; the checks above suggest one that is free.)
+std::string range_blocker(const Findings& checks, const std::string& otherwise) {
   for (const Finding& f : checks)
     if ((f.id == "newuidmap" || f.id == "subuid" || f.id == "subgid") && f.status != Status::ok)
       return f.text + "; the fix is above";
-  return identity.reason;
+  return otherwise;
 }
 
 void check_identity(Findings& out, const Findings& checks, const Config& config,
@@ -833,13 +832,14 @@ void check_identity(Findings& out, const Findings& checks, const Config& config,
   }
   try {
     sandbox::Identity identity = sandbox::choose_identity(*choice, host);
-    if (identity.fell_back) identity.reason = fallback_reason(checks, identity);
+    if (identity.fell_back) identity.reason = range_blocker(checks, identity.reason);
     add(out, id, name, Status::ok, identity_text(identity, who), {},
         std::string(sandbox::to_string(identity.mode)));
   } catch (const Error& e) {
-    add(out, id, name, Status::fail, e.message(),
-        "set sandbox.userns = \"auto\" in cairn.toml, or give " + who.name +
-            " a subordinate range (see above)");
+    add(out, id, name, Status::fail,
+        "sandbox.userns = \"range\", but " + range_blocker(checks, e.message()),
+        "set sandbox.userns = \"auto\" in cairn.toml (single-id mode when range mode is not "
+        "possible), or fix the range-mode lines above");
   }
 }
 
@@ -847,8 +847,8 @@ void check_overlay(Findings& out, const Probe& p) {
   const char* id = "overlay_mode";
   const char* name = "overlay mode";
   if (p.worked(kMountFuse))
-    add(out, id, name, Status::ok, "FUSE in a user namespace (cairn's own overlay filesystem)",
-        {}, "fuse-userns");
+    add(out, id, name, Status::ok, "FUSE in a user namespace (cairn's own overlay filesystem)", {},
+        "fuse-userns");
   else
     add(out, id, name, Status::fail,
         "none: builds cannot mount their layers without FUSE in a user namespace",
@@ -861,17 +861,19 @@ struct Report {
   Findings checks;       // what the machine offers
   Findings conclusions;  // what cairn will use
   Who who;
-  bool can_build() const {
+  std::size_t failures() const {
     auto failed = [](const Finding& f) { return f.status == Status::fail; };
-    return std::none_of(checks.begin(), checks.end(), failed) &&
-           std::none_of(conclusions.begin(), conclusions.end(), failed);
+    return std::count_if(checks.begin(), checks.end(), failed) +
+           std::count_if(conclusions.begin(), conclusions.end(), failed);
   }
+  bool can_build() const { return failures() == 0; }
 };
 
 Report examine(const Config& config) {
   Report r;
   const sandbox::HostIds host = sandbox::probe_host();
   r.who = who_am_i(host);
+  r.who.nested = inside_user_namespace();
   const Sysctls sysctls = Sysctls::read();
   const Probe probe = probe_namespaces(r.who);
   const bool userns_worked = probe.worked(kIdMaps);
@@ -902,7 +904,8 @@ Report examine(const Config& config) {
 std::size_t name_width(const Report& r) {
   std::size_t width = 0;
   for (const Findings* list : {&r.checks, &r.conclusions})
-    for (const Finding& f : *list) width = std::max(width, f.name.size());
+    for (const Finding& f : *list)
+      width = std::max(width, f.name.size());
   return width;
 }
 
@@ -915,15 +918,13 @@ void print_findings(const Findings& findings, std::size_t width) {
 }
 
 void print_text(const Report& r) {
-  fmt::print("cairn doctor: {} (uid {}, gid {})\n\nThis machine offers:\n", r.who.name, r.who.uid,
-             r.who.gid);
+  fmt::print("cairn doctor: {} (uid {}, gid {}){}\n\nThis machine offers:\n", r.who.name, r.who.uid,
+             r.who.gid, r.who.nested ? ", inside a user namespace" : "");
   const std::size_t width = name_width(r);
   print_findings(r.checks, width);
   fmt::print("\ncairn will use:\n");
   print_findings(r.conclusions, width);
-  const auto problems = std::count_if(r.checks.begin(), r.checks.end(), [](const Finding& f) {
-    return f.status == Status::fail;
-  });
+  const std::size_t problems = r.failures();
   if (r.can_build())
     fmt::print("\ncairn can run builds here.\n");
   else
@@ -950,6 +951,7 @@ void print_json(const Report& r) {
       {"user", r.who.name},
       {"uid", r.who.uid},
       {"gid", r.who.gid},
+      {"inside_user_namespace", r.who.nested},
       {"checks", to_json(r.checks)},
       {"conclusions", to_json(r.conclusions)},
       {"identity_mode", r.conclusions.at(0).value},

@@ -89,6 +89,28 @@ std::optional<SubidRange> find_subid_range(std::string_view file_text, std::stri
   return found;
 }
 
+SubidRange free_subid_range(std::string_view subuid_text, std::string_view subgid_text) {
+  constexpr unsigned long kCount = 65536;
+  std::vector<std::pair<unsigned long, unsigned long>> taken;  // [start, end)
+  for (std::string_view text : {subuid_text, subgid_text})
+    for_each_entry(text, [&](const std::vector<std::string_view>& f) {
+      const auto start = f.size() == 3 ? parse_id(f[1]) : std::nullopt;
+      const auto count = f.size() == 3 ? parse_id(f[2]) : std::nullopt;
+      if (start && count) taken.emplace_back(*start, static_cast<unsigned long>(*start) + *count);
+      return false;
+    });
+  unsigned long start = 100000;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (const auto& [from, to] : taken)
+      if (from < start + kCount && start < to) {
+        start = to;
+        moved = true;
+      }
+  }
+  return {static_cast<unsigned>(start), static_cast<unsigned>(kCount)};
+}
+
 HostIds probe_host() {
   HostIds host;
   host.uid = ::getuid();
@@ -96,8 +118,11 @@ HostIds probe_host() {
   if (const passwd* pw = ::getpwuid(host.uid)) host.user_name = pw->pw_name;
   host.have_newuidmap = !find_program("newuidmap").empty();
   host.have_newgidmap = !find_program("newgidmap").empty();
-  host.subuid = find_subid_range(read_or_empty("/etc/subuid"), host.user_name, host.uid);
-  host.subgid = find_subid_range(read_or_empty("/etc/subgid"), host.user_name, host.gid);
+  const std::string subuid = read_or_empty("/etc/subuid");
+  const std::string subgid = read_or_empty("/etc/subgid");
+  host.subuid = find_subid_range(subuid, host.user_name, host.uid);
+  host.subgid = find_subid_range(subgid, host.user_name, host.gid);
+  host.free_range = free_subid_range(subuid, subgid);
   return host;
 }
 
@@ -109,12 +134,14 @@ std::string range_blocker(const HostIds& host) {
   if (host.uid == 0) return "cairn runs as root, whose ids need no subordinate range";
   if (!host.have_newuidmap || !host.have_newgidmap)
     return "newuidmap/newgidmap are not installed (Debian/Ubuntu: apt-get install uidmap)";
+  const std::string range = std::to_string(host.free_range.start) + "-" +
+                            std::to_string(host.free_range.start + host.free_range.count - 1);
   if (!host.subuid)
     return "/etc/subuid has no range for " + who + " (an administrator runs: usermod "
-           "--add-subuids 100000-165535 --add-subgids 100000-165535 " + who + ")";
+           "--add-subuids " + range + " --add-subgids " + range + " " + who + ")";
   if (!host.subgid)
     return "/etc/subgid has no range for " + who + " (an administrator runs: usermod "
-           "--add-subgids 100000-165535 " + who + ")";
+           "--add-subgids " + range + " " + who + ")";
   return {};
 }
 

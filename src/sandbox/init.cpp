@@ -189,10 +189,15 @@ void set_rlimits(const ChildPlan& plan) {
     ::close(null);
   }
   set_rlimits(plan);
+  // Raw system calls: glibc's wrappers would make every thread of the parent switch too
+  // (the copied thread list says there are several), waiting on a futex forever.
   if (plan.switch_ids) {
-    if (::setgroups(plan.group_count, plan.groups) != 0) fail(plan, ChildStep::groups, 0, errno);
-    if (::setresgid(plan.gid, plan.gid, plan.gid) != 0) fail(plan, ChildStep::gid, 0, errno);
-    if (::setresuid(plan.uid, plan.uid, plan.uid) != 0) fail(plan, ChildStep::uid, 0, errno);
+    if (::syscall(SYS_setgroups, plan.group_count, plan.groups) != 0)
+      fail(plan, ChildStep::groups, 0, errno);
+    if (::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0)
+      fail(plan, ChildStep::gid, 0, errno);
+    if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)
+      fail(plan, ChildStep::uid, 0, errno);
   }
   if (::chdir(plan.cwd) != 0) fail(plan, ChildStep::chdir, 0, errno);
   ::umask(022);

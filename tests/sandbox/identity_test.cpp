@@ -25,6 +25,13 @@ TEST(SubidRange, FindsTheUsersFirstRangeByNameOrId) {
   EXPECT_EQ(find_subid_range("", "alice", 1000), std::nullopt);
 }
 
+TEST(SubidRange, TheSuggestedFreeRangeOverlapsNoOne) {
+  EXPECT_EQ(free_subid_range("", ""), (SubidRange{100000, 65536}));
+  EXPECT_EQ(free_subid_range("a:100000:65536\n", "b:165536:65536\n"), (SubidRange{231072, 65536}));
+  EXPECT_EQ(free_subid_range("a:300000:65536\n", ""), (SubidRange{100000, 65536}));
+  EXPECT_EQ(free_subid_range("a:150000:10\n", ""), (SubidRange{150010, 65536}));
+}
+
 HostIds host_with_range() {
   HostIds host;
   host.uid = 1000;

@@ -42,6 +42,10 @@ struct SubidRange {
 std::optional<SubidRange> find_subid_range(std::string_view file_text, std::string_view user,
                                            unsigned id);
 
+// The first 65536 subordinate ids from 100000 (useradd's SUB_UID_MIN) that no range of
+// either file overlaps: what a fix suggests an administrator gives the user.
+SubidRange free_subid_range(std::string_view subuid_text, std::string_view subgid_text);
+
 // What the host offers, gathered by probe_host() (or made up by tests).
 struct HostIds {
   uid_t uid = 0;
@@ -50,6 +54,7 @@ struct HostIds {
   bool have_newuidmap = false;
   bool have_newgidmap = false;
   std::optional<SubidRange> subuid, subgid;
+  SubidRange free_range{100000, 65536};  // for the fix when the user has none
 };
 HostIds probe_host();
 
