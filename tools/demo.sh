@@ -44,3 +44,16 @@ if [ -r /dev/fuse ] && [ -w /dev/fuse ] && unshare -Urm true 2>/dev/null; then
 else
   echo "(skipped: needs read-write /dev/fuse and unprivileged user namespaces)"
 fi
+echo
+echo "== cairn run: the image's commands in the rootless sandbox"
+if [ -r /dev/fuse ] && [ -w /dev/fuse ] && unshare -Urm true 2>/dev/null; then
+  "$cairn" doctor || true
+  "$cairn" --root "$store" run busybox:latest sh -c 'id; hostname; ls /'
+  "$cairn" --root "$store" run --network none busybox:latest ip -o link
+  "$cairn" --root "$store" run --commit busybox:motd busybox:latest \
+    sh -c 'echo "made in cairn run" > /etc/motd; chown 33:33 /etc/motd'
+  "$cairn" --root "$store" run busybox:motd sh -c 'cat /etc/motd; ls -ln /etc/motd'
+  "$cairn" --root "$store" history busybox:motd
+else
+  echo "(skipped: needs read-write /dev/fuse and unprivileged user namespaces)"
+fi

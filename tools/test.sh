@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds cairn and runs the whole test suite (unit, conformance,
-# integration). Run as root, it creates the unprivileged user "cairn-ci", builds and runs
-# the suite as that user (cairn's point is to work without root), then runs the few
-# root-only interoperability tests (a private docker daemon) against that build.
+# integration). Run as root, it creates the unprivileged user "cairn-ci" (with a subordinate
+# id range: the sandbox's range mode), builds and runs the suite as that user (cairn's
+# point is to work without root), then runs the few root-only interoperability tests (a
+# private docker daemon) against that build, and the sandbox tests again as
+# "cairn-ci-single", who has no subordinate ids (the sandbox's single-id mode).
 # Usage: tools/test.sh   (environment: BUILD_DIR, CAIRN_TEST_USER, MESON_TEST_ARGS)
 set -euo pipefail
 
@@ -38,6 +40,12 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${CAIRN_TEST_AS_USER:-}" ]; then
   # A subordinate id range, so that rootless podman (an interoperability check) can run.
   grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >> /etc/subuid
   grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >> /etc/subgid
+  # A second user without one, for the sandbox's single-id mode chosen by itself (Debian's
+  # useradd would hand out a range: SUB_UID_COUNT=0 says no).
+  single=${CAIRN_TEST_SINGLE_USER:-cairn-ci-single}
+  id "$single" >/dev/null 2>&1 ||
+    useradd --create-home --shell /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$single"
+  sed -i "/^$single:/d" /etc/subuid /etc/subgid
   # The overlay tests open /dev/fuse as that user: distributions ship it 0666, some
   # minimal images and VMs 0600.
   chmod 0666 /dev/fuse
@@ -62,8 +70,17 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${CAIRN_TEST_AS_USER:-}" ]; then
   # shellcheck disable=SC2086
   env $fixtures meson test -C "$build" --no-rebuild --suite root --logbase root-testlog \
     --print-errorlogs || status=1
+  echo "test.sh: single-id phase: the sandbox tests as '$single', who has no subordinate ids"
+  chmod -R a+rX "$work"
+  chmod a+rwx "$build/meson-logs"
+  single_home=$(getent passwd "$single" | cut -d: -f6)
+  # shellcheck disable=SC2086
+  runuser -u "$single" -- env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$single_home" \
+    $fixtures meson test -C "$build" --no-rebuild --suite sandbox --logbase single-testlog \
+    --print-errorlogs || status=1
   echo
-  summary "$build/meson-logs/testlog.json" "$build/meson-logs/root-testlog.json"
+  summary "$build/meson-logs/testlog.json" "$build/meson-logs/root-testlog.json" \
+    "$build/meson-logs/single-testlog.json"
   exit $status
 fi
 
