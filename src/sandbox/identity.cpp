@@ -212,12 +212,20 @@ void write_proc_file(const std::string& path, const std::string& text) {
   throw e;
 }
 
-// Runs newuidmap and newgidmap for `pid` (which is in a new user namespace). Throws Error
-// with their own message.
+// Runs newuidmap and newgidmap for `pid` (which is in a new user namespace), both at once:
+// each is a setuid program that parses /etc/subuid, which is most of a run's startup in
+// range mode. Throws Error with their own message.
 void run_id_map_tools(pid_t pid, const Identity& id) {
-  auto run_tool = [&](const char* tool, const std::vector<IdMapEntry>& map) {
-    std::vector<std::string> argv = {tool, std::to_string(pid)};
-    for (const IdMapEntry& e : map) {
+  struct Tool {
+    const char* name;
+    const std::vector<IdMapEntry>& map;
+    UniqueFd output;
+    std::optional<Child> child;
+  };
+  Tool tools[] = {{"newuidmap", id.uid_map, {}, {}}, {"newgidmap", id.gid_map, {}, {}}};
+  for (Tool& tool : tools) {
+    std::vector<std::string> argv = {tool.name, std::to_string(pid)};
+    for (const IdMapEntry& e : tool.map) {
       argv.push_back(std::to_string(e.inside));
       argv.push_back(std::to_string(e.outside));
       argv.push_back(std::to_string(e.count));
@@ -227,20 +235,19 @@ void run_id_map_tools(pid_t pid, const Identity& id) {
     options.argv = argv;
     options.stderr_fd = write_end.get();
     options.stdout_fd = write_end.get();
-    Child child = Child::spawn(options);
-    write_end.reset();
-    const std::string output = sys::read_all(read_end.get(), tool);
-    const int status = child.wait();
-    if (status != 0) {
-      std::string message = output;
-      while (!message.empty() && message.back() == '\n') message.pop_back();
-      throw Error(std::string(tool) + " failed (exit status " + std::to_string(status) +
-                  "): " + message)
-          .hint("check /etc/subuid and /etc/subgid, or use --userns=single");
-    }
-  };
-  run_tool("newuidmap", id.uid_map);
-  run_tool("newgidmap", id.gid_map);
+    tool.child.emplace(Child::spawn(options));
+    tool.output = std::move(read_end);
+  }
+  for (Tool& tool : tools) {
+    const std::string output = sys::read_all(tool.output.get(), tool.name);
+    const int status = tool.child->wait();
+    if (status == 0) continue;
+    std::string message = output;
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw Error(std::string(tool.name) + " failed (exit status " + std::to_string(status) +
+                "): " + message)
+        .hint("check /etc/subuid and /etc/subgid, or use --userns=single");
+  }
 }
 
 // A helper forked before unshare, while the caller is still in the parent user namespace
