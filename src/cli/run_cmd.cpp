@@ -50,6 +50,9 @@ sandbox::BindMount parse_volume(const std::string& text) {
 build::ContainerOptions options_from(const RunArgs& a, std::vector<std::string> rest,
                                      const Config& config) {
   if (rest.empty()) throw CLI::ValidationError("IMAGE", "cairn run needs an image");
+  // Options end at IMAGE; before it, anything with a dash is an option cairn lacks.
+  if (rest.front().size() > 1 && rest.front().front() == '-')
+    throw CLI::ValidationError(rest.front(), "unknown option of cairn run (see cairn run --help)");
   build::ContainerOptions o;
   o.image = rest.front();
   o.command.assign(rest.begin() + 1, rest.end());
