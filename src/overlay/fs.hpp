@@ -128,8 +128,9 @@ class Filesystem {
                   std::optional<Chain> chain);
   // Caller holds tree_mutex_. `gone`: the attributes of a removed name, kept for fstat.
   void detach(Inode* parent, const std::string& name, const Attributes* gone = nullptr);
+  // `replaced`: the attributes of what the new name named, kept for its open handles.
   void relink(Inode* node, Inode* from, const std::string& name, Inode* to,
-              const std::string& newname);  // caller holds tree_mutex_
+              const std::string& newname, const Attributes* replaced = nullptr);  // caller holds tree_mutex_
   void hold(Inode* node);
   void drop(Inode* node, std::uint64_t lookups, std::uint64_t holds);
   fuse_entry_param entry(Inode* node, const Resolved& r) const;

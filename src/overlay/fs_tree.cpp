@@ -254,8 +254,8 @@ void Filesystem::detach(Inode* parent, const std::string& name, const Attributes
 
 // A rename of one of the node's names.
 void Filesystem::relink(Inode* node, Inode* from, const std::string& name, Inode* to,
-                        const std::string& newname) {
-  detach(to, newname);
+                        const std::string& newname, const Attributes* replaced) {
+  detach(to, newname, replaced);
   children(from).erase(name);
   children(to)[newname] = node;
   ++to->holds;

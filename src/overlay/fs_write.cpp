@@ -442,7 +442,7 @@ void Filesystem::rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name,
   listing_changed(*newparent);
   {
     std::lock_guard tree(tree_mutex_);
-    relink(node, parent, name, newparent, newname);
+    relink(node, parent, name, newparent, newname, t ? &t->attr : nullptr);
   }
   if (is_dir) ++generation_;
   else node->generation = 0;
