@@ -52,7 +52,7 @@ build::ContainerOptions options_from(const RunArgs& a, std::vector<std::string> 
   if (rest.empty()) throw CLI::ValidationError("IMAGE", "cairn run needs an image");
   // Options end at IMAGE; before it, anything with a dash is an option cairn lacks.
   if (rest.front().size() > 1 && rest.front().front() == '-')
-    throw CLI::ValidationError(rest.front(), "unknown option of cairn run (see cairn run --help)");
+    throw CLI::ValidationError(rest.front(), "unknown option of cairn run");
   build::ContainerOptions o;
   o.image = rest.front();
   o.command.assign(rest.begin() + 1, rest.end());
@@ -78,7 +78,14 @@ build::ContainerOptions options_from(const RunArgs& a, std::vector<std::string> 
 }
 
 int run_image(const RunArgs& args, const std::vector<std::string>& rest, const Config& config) {
-  const build::ContainerOptions options = options_from(args, rest, config);
+  build::ContainerOptions options;
+  try {
+    options = options_from(args, rest, config);
+  } catch (const CLI::ValidationError& e) {
+    // docker run answers its own usage errors with 125 too, which scripts rely on.
+    fmt::print(stderr, "cairn run: error: {}\nSee 'cairn run --help'.\n", e.what());
+    return kRuntimeFailure;
+  }
   try {
     store::Store store = open_store(config);
     const build::RunResult result = build::run_container(store, options);
