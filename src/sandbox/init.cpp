@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -233,12 +234,28 @@ int exit_code(int status) {
   }
 }
 
+// Closes every descriptor but 0, 1, 2 and the plan's pipes: cairn's own (the store, the
+// FUSE device, whatever its caller left open) must never reach the sandbox, where
+// /proc/1/fd would lead out of it.
+void close_inherited(const ChildPlan& plan) {
+  int keep[3] = {plan.report_fd, plan.sync_fd, plan.ack_fd};
+  std::sort(keep, keep + 3);
+  unsigned next = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(next)) continue;
+    if (static_cast<unsigned>(fd) > next) ::syscall(SYS_close_range, next, fd - 1, 0);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0);
+}
+
 }  // namespace
 
 void child_main(const ChildPlan& plan) {
   // Dies with the parent, whichever way the parent ends (SIGKILL included); pid 1 going
   // takes every process of the namespace with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  close_inherited(plan);
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -247,6 +264,10 @@ void child_main(const ChildPlan& plan) {
   install_filter(plan);
   ::close(plan.sync_fd);
   ::close(plan.ack_fd);
+  // Its memory and environment are cairn's: the payload (same ids, no CAP_SYS_PTRACE) must
+  // not read /proc/1/mem or /proc/1/environ, nor ptrace it. Only now: the parent took the
+  // listener with pidfd_getfd, which a non-dumpable process refuses.
+  ::prctl(PR_SET_DUMPABLE, 0);
   const pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
   if (payload < 0) fail(plan, ChildStep::fork, 0, errno);
   if (payload == 0) payload_main(plan);
