@@ -84,6 +84,17 @@ Command register_version(CLI::App& root) {
 
 }  // namespace
 
+std::string human_size(unsigned long long bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1000 && unit < 5) {
+    value /= 1000;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", value, units[unit]);
+}
+
 int run(int argc, char** argv) {
   CLI::App app(kDescription, "cairn");
   app.require_subcommand(0, 1);

@@ -36,6 +36,9 @@ struct Command {
 store::Store open_store(const Config& config);
 store::ImageEntry resolve(const store::Store& s, const std::string& name);
 
+// "1.04MB": decimal units as docker prints sizes.
+std::string human_size(unsigned long long bytes);
+
 Command register_parse(CLI::App& root);
 std::vector<Command> register_mount_commands(CLI::App& root);
 Command register_config(CLI::App& root);

@@ -767,17 +767,6 @@ void check_user_xattrs(Findings& out, const StoreSite& site) {
         {}, false);
 }
 
-std::string human_bytes(unsigned long long bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1000 && unit < 5) {
-    value /= 1000;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", value, units[unit]);
-}
-
 void check_free_space(Findings& out, const StoreSite& site) {
   const char* id = "free_space";
   const char* name = "free space";
@@ -790,7 +779,7 @@ void check_free_space(Findings& out, const StoreSite& site) {
   const unsigned long long bytes =
       static_cast<unsigned long long>(sv.f_bavail) * static_cast<unsigned long long>(sv.f_frsize);
   const std::string text =
-      fmt::format("{} available to {}", human_bytes(bytes), site.probed.string());
+      fmt::format("{} available to {}", human_size(bytes), site.probed.string());
   if (bytes < kLow)
     add(out, id, name, Status::warn, text, std::string("free space there, or ") + kOtherStore,
         bytes);

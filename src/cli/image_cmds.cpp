@@ -68,17 +68,6 @@ std::string age(std::int64_t then) {
   return plural(seconds / (86400 * 365), "year");
 }
 
-std::string human_size(std::int64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1000 && unit < 4) {
-    value /= 1000;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", value, units[unit]);
-}
-
 UniqueFd input_file(const std::string& path, const char* what, const char* how) {
   if (path.empty() || path == "-") {
     if (::isatty(STDIN_FILENO))
