@@ -1,23 +1,24 @@
 #include "cairn/base/digest.hpp"
 
-#include <openssl/evp.h>
+// See digest.hpp for why the direct SHA-256 functions.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "cairn/base/error.hpp"
 
 namespace cairn {
 
-void Sha256::Free::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+void Sha256::Free::operator()(SHA256state_st* ctx) const { delete ctx; }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-    throw Error("sha256: cannot initialise an OpenSSL digest context");
+Sha256::Sha256() : ctx_(new SHA256_CTX) {
+  if (SHA256_Init(ctx_.get()) != 1) throw Error("sha256: cannot initialise a digest context");
 }
 
 Sha256::~Sha256() = default;
 
 Sha256& Sha256::update(const void* data, std::size_t size) {
   if (finished_) throw Error("sha256: update after the digest was taken");
-  if (EVP_DigestUpdate(ctx_.get(), data, size) != 1) throw Error("sha256: digest update failed");
+  if (SHA256_Update(ctx_.get(), data, size) != 1) throw Error("sha256: digest update failed");
   return *this;
 }
 
@@ -25,9 +26,9 @@ Sha256& Sha256::update(std::string_view data) { return update(data.data(), data.
 
 std::string Sha256::hex_digest() {
   if (finished_) throw Error("sha256: digest already taken");
-  unsigned char raw[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx_.get(), raw, &size) != 1) throw Error("sha256: digest final failed");
+  unsigned char raw[SHA256_DIGEST_LENGTH];
+  constexpr unsigned int size = SHA256_DIGEST_LENGTH;
+  if (SHA256_Final(raw, ctx_.get()) != 1) throw Error("sha256: digest final failed");
   finished_ = true;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(size * 2, '0');
