@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -16,7 +14,6 @@
 
 #include <filesystem>
 #include <random>
-#include <cstring>
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/log.hpp"
@@ -186,26 +183,15 @@ std::vector<overlay::LayerSource> image_lowers(const store::Store& store, const 
   return lowers;
 }
 
-// The overlay, served by a child process while the sandbox runs. Not by threads of this
-// process: cairn itself reads and writes the mount (the image's /etc/passwd, mount points,
-// the supervisor's ownership records), and a process killed while it waits for its own
-// FUSE threads' answer can never end — its own /dev/fuse descriptor keeps the connection
-// alive. The server dies with cairn (PR_SET_PDEATHSIG), which aborts the connection.
+// The overlay, served by threads of this process while the sandbox runs, in a descriptor
+// table of their own (Mount::serve_on_own_thread): cairn itself reads and writes the mount
+// (the image's /etc/passwd, mount points, the supervisor's ownership records), and must
+// still end when killed while it waits for an answer.
 class ServedMount {
  public:
-  // Forks; call it while this process has one thread.
-  ServedMount(overlay::MountOptions options, const fs::path& at) : at_(at) {
-    auto [ready_read, ready_write] = sys::pipe();
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw_errno("fork", "overlay server", errno);
-    if (pid_ == 0) serve(std::move(options), at, ready_read, ready_write, parent);
-    ready_write.reset();
-    const std::string report = sys::read_all(ready_read.get(), "overlay server");
-    if (report != "ready") {
-      ::waitpid(std::exchange(pid_, -1), nullptr, 0);
-      throw Error(report.empty() ? "overlay: the server died before the mount was up" : report);
-    }
+  ServedMount(overlay::MountOptions options, const fs::path& at)
+      : mount_(std::move(options), at), at_(at) {
+    mount_.serve_on_own_thread();
   }
   ServedMount(const ServedMount&) = delete;
   ServedMount& operator=(const ServedMount&) = delete;
@@ -218,40 +204,22 @@ class ServedMount {
   }
   // Unmounts and waits for the server, which writes the upper's record as it ends.
   void stop() {
-    if (pid_ <= 0) return;
+    if (stopped_) return;
+    stopped_ = true;
     try {
       overlay::unmount(at_);
     } catch (const Error& e) {
       log(LogLevel::warn, "{}", e.what());
       overlay::unmount(at_, true);
     }
-    int status = 0;
-    ::waitpid(std::exchange(pid_, -1), &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      throw Error("overlay: the server ended badly (status " + std::to_string(status) +
-                  "); the upper layer's record may be incomplete");
+    if (mount_.join_server() != 0)
+      throw Error("overlay: the server ended badly; the upper layer's record may be incomplete");
   }
 
  private:
-  [[noreturn]] static void serve(overlay::MountOptions options, const fs::path& at,
-                                 UniqueFd& ready_read, UniqueFd& ready_write, pid_t parent) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    ready_read.reset();
-    int status = 1;
-    try {
-      overlay::Mount mount(std::move(options), at);
-      sys::write_all(ready_write.get(), "ready", "overlay server");
-      ready_write.reset();
-      status = mount.serve() == 0 ? 0 : 1;
-    } catch (const std::exception& e) {
-      (void)!::write(ready_write.get(), e.what(), std::strlen(e.what()));
-    }
-    // Nothing of the parent's state may be torn down here (store locks, temp dirs).
-    ::_exit(status);
-  }
+  overlay::Mount mount_;
   fs::path at_;
-  pid_t pid_ = -1;
+  bool stopped_ = false;
 };
 
 sandbox::User resolve_user_in(const fs::path& rootfs, const std::string& user) {

@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <algorithm>
+#include <future>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -149,6 +153,8 @@ struct Mount::Impl {
   UniqueFd watchdog;  // the write end of the unmount watchdog's pipe
   std::filesystem::path mountpoint;
   bool signal_handlers = false;
+  std::thread server;
+  int server_status = 0;
 
   ~Impl() {
     if (session == nullptr) return;
@@ -245,6 +251,32 @@ int Mount::serve() {
   fuse_loop_cfg_destroy(config);
   impl_->fs->save_record();
   return status;
+}
+
+void Mount::serve_on_own_thread() {
+  const int device = fuse_session_fd(impl_->session);
+  std::promise<int> unshared;
+  std::future<int> result = unshared.get_future();
+  impl_->server = std::thread([this, &unshared] {
+    unshared.set_value(::unshare(CLONE_FILES) == 0 ? 0 : errno);
+    impl_->server_status = serve();
+  });
+  if (const int error = result.get()) {
+    impl_->server_status = 0;
+    ::umount2(impl_->mountpoint.c_str(), MNT_DETACH);
+    impl_->server.join();
+    throw Error("unshare", "the overlay server's descriptor table", error);
+  }
+  // This thread's copy of the device becomes /dev/null: the number stays taken, so the
+  // session's own close at destruction closes nothing else.
+  const UniqueFd null = sys::open("/dev/null", O_RDWR);
+  if (::dup3(null.get(), device, O_CLOEXEC) < 0) throw_errno("dup3", "/dev/null", errno);
+}
+
+int Mount::join_server() {
+  if (impl_->server.joinable()) impl_->server.join();
+  impl_->mounted = false;  // serve() returns only once the mount is gone
+  return impl_->server_status;
 }
 
 void Mount::request_exit() {

@@ -26,7 +26,9 @@ inline std::string join(const std::string& dir, std::string_view name) {
 }
 
 // The name under which path-only syscalls reach what a descriptor refers to.
-inline std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+// thread-self, not self: the server's threads may have a descriptor table of their own
+// (Mount::serve_on_own_thread), and /proc/self/fd is the thread group leader's.
+inline std::string proc_path(int fd) { return "/proc/thread-self/fd/" + std::to_string(fd); }
 
 // The host mode of an entry of a cairn-format upper: readable and writable by the user who
 // serves the mount, whatever the image's mode (the record has that).

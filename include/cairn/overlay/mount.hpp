@@ -81,6 +81,15 @@ class Mount {
   // Serves requests until the filesystem is unmounted (umount, fusermount3 -u, or
   // request_exit()); then writes the upper's record. Returns the session loop's status.
   int serve();
+  // serve() on a new thread of this process whose descriptor table is its own: the FUSE
+  // device is then open only there. A process that reads its own mount can otherwise
+  // never end if it is killed while one of its threads waits for an answer (the device,
+  // held by the waiting thread's table, keeps the dead connection alive); this way the
+  // server's threads take the device with them and the waiter gets ECONNABORTED.
+  // Returns once the thread serves. Call unmount() (or umount) then join_server().
+  void serve_on_own_thread();
+  // Waits for that thread; returns serve()'s status.
+  int join_server();
   // Asks serve() to return.
   void request_exit();
   // SIGINT, SIGTERM and SIGHUP end serve() (which then unmounts); SIGPIPE is ignored.
