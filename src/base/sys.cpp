@@ -1,6 +1,7 @@
 #include "cairn/base/sys.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -38,16 +39,35 @@ UniqueFd pidfd_open(pid_t pid) {
   return UniqueFd(fd);
 }
 
-int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {
+int try_openat2(int dirfd, const std::string& path, int flags, std::uint64_t resolve,
+                mode_t mode) {
   struct open_how how = {};
   how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  how.resolve = resolve;
   for (;;) {
     long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
     if (fd >= 0) return static_cast<int>(fd);
     if (errno != EINTR && errno != EAGAIN) return -errno;
   }
+}
+
+int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {
+  return try_openat2(dirfd, path, flags,
+                     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, mode);
+}
+
+UniqueFd pidfd_getfd(int pidfd, int fd) {
+  // Descriptors from pidfd_getfd are always close-on-exec.
+  UniqueFd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0)));
+  if (!copy) throw_errno("pidfd_getfd", "descriptor " + std::to_string(fd), errno);
+  return copy;
+}
+
+UniqueFd memfd(const char* name) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
+  if (!fd) throw_errno("memfd_create", name, errno);
+  return fd;
 }
 
 UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {

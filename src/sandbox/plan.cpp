@@ -104,12 +104,9 @@ std::string resolv_conf(const std::string& host_resolv_conf, Network network) {
 namespace {
 
 int open_in_root(int root_fd, const std::string& path, bool follow_symlinks) {
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  if (!follow_symlinks) how.resolve |= RESOLVE_NO_SYMLINKS;
-  const long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
-  return fd < 0 ? -errno : static_cast<int>(fd);
+  return sys::try_openat2(root_fd, path, O_PATH,
+                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV |
+                              (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS));
 }
 
 // Makes `path` (absolute inside the root) exist, with the directories on the way, as a

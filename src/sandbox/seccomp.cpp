@@ -120,8 +120,7 @@ std::vector<sock_filter> compile_policy(const PolicyOptions& options) {
     check(seccomp_rule_add(ctx.get(), action_of(verdict), nr, 0), rule.syscall);
   }
   add_argument_rules(ctx.get(), options);
-  UniqueFd memory(static_cast<int>(::syscall(SYS_memfd_create, "cairn-seccomp", MFD_CLOEXEC)));
-  if (!memory) throw_errno("memfd_create", "seccomp program", errno);
+  const UniqueFd memory = sys::memfd("cairn-seccomp");
   check(seccomp_export_bpf(ctx.get(), memory.get()), "export the program");
   if (::lseek(memory.get(), 0, SEEK_SET) != 0) throw_errno("lseek", "seccomp program", errno);
   const std::string bytes = sys::read_all(memory.get(), "seccomp program");

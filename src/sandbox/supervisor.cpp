@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cairn/base/log.hpp"
+#include "cairn/base/sys.hpp"
 
 namespace cairn::sandbox {
 namespace {
@@ -59,12 +60,9 @@ int open_for(pid_t pid, int dirfd, const std::string& path, bool follow, bool em
   }
   const UniqueFd start(::open(base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!start) return -errno;
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-  how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  if (path.front() == '/') how.resolve |= RESOLVE_IN_ROOT;
-  const long fd = ::syscall(SYS_openat2, start.get(), path.c_str(), &how, sizeof how);
-  return fd < 0 ? -errno : static_cast<int>(fd);
+  const std::uint64_t in_root = path.front() == '/' ? RESOLVE_IN_ROOT : 0;
+  return sys::try_openat2(start.get(), path, O_PATH | (follow ? 0 : O_NOFOLLOW),
+                          RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | in_root);
 }
 
 mode_t umask_of(pid_t pid) {

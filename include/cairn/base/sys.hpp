@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,13 @@ UniqueFd pidfd_open(pid_t pid);
 UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode = 0);
 // The same without throwing: a descriptor, or -errno.
 int try_open_beneath(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// openat2 with the given RESOLVE_* flags (retrying on EINTR/EAGAIN): a descriptor, or -errno.
+int try_openat2(int dirfd, const std::string& path, int flags, std::uint64_t resolve,
+                mode_t mode = 0);
+// A copy of descriptor `fd` of the process behind `pidfd` (pidfd_getfd).
+UniqueFd pidfd_getfd(int pidfd, int fd);
+// An anonymous memory file (memfd_create); `name` shows in /proc/PID/fd.
+UniqueFd memfd(const char* name);
 // Duplicates `fd` to a new close-on-exec descriptor.
 UniqueFd dup(int fd);
 
