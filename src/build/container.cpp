@@ -4,7 +4,6 @@
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -29,8 +28,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::vector<std::string> strings_of(const json& value) {
   std::vector<std::string> out;
@@ -77,7 +74,7 @@ ProcessRequest process_request(const json& image_config, const ContainerOptions&
     throw Error("image " + options.image + " has no command (no Entrypoint or Cmd)")
         .hint("give one after the image: cairn run " + options.image + " /bin/sh");
   r.env = strings_of(config.value("Env", json()));
-  if (!has_key(r.env, "PATH")) r.env.insert(r.env.begin(), kDefaultPath);
+  if (!has_key(r.env, "PATH")) r.env.insert(r.env.begin(), "PATH=" + std::string(sandbox::kDefaultPath));
   if (!options.hostname.empty()) set_env(r.env, "HOSTNAME=" + options.hostname);
   for (const std::string& e : options.env) {
     if (e.empty() || e.front() == '=') throw Error("-e \"" + e + "\": no variable name");
@@ -106,12 +103,10 @@ namespace {
 // A file of the root, read with every symlink resolved inside it ("" when missing).
 std::string read_in_root(const fs::path& rootfs, const std::string& path) {
   const UniqueFd root = sys::open(rootfs.string(), O_PATH | O_DIRECTORY);
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  const UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
-  if (!fd) return {};
-  return sys::read_all(fd.get(), path);
+  const int fd = sys::try_openat2(root.get(), path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0) return {};
+  const UniqueFd file(fd);
+  return sys::read_all(file.get(), path);
 }
 
 bool has_apt(const std::vector<overlay::LayerSource>& lowers) {
@@ -148,38 +143,34 @@ std::string random_hostname() {
   return fmt::format("{:012x}", value & 0xffffffffffffull);
 }
 
-// The overlay's side of the single-id ownership record (sandbox::Recorder).
+// The overlay's side of the single-id ownership record (sandbox::Recorder): the overlay
+// consumes these two xattrs into the upper's record (never storing them as xattrs).
 class OverlayRecorder : public sandbox::Recorder {
  public:
   int record_owner(int fd, long uid, long gid) override {
-    const std::string value = std::to_string(uid) + ":" + std::to_string(gid);
-    const std::string path = "/proc/self/fd/" + std::to_string(fd);
-    if (::setxattr(path.c_str(), "security.cairn.owner", value.data(), value.size(), 0) != 0)
-      return errno;
-    return 0;
+    return set_on(fd, "security.cairn.owner", std::to_string(uid) + ":" + std::to_string(gid));
   }
   int record_device(int dirfd, const std::string& name, mode_t mode, dev_t rdev) override {
     if (::mknodat(dirfd, name.c_str(), S_IFREG | (mode & 07777), 0) != 0) return errno;
     const UniqueFd file(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!file) return errno;
-    const std::string value = fmt::format("{}:{}:{}", S_ISBLK(mode) ? 'b' : 'c', major(rdev), minor(rdev));
-    const std::string path = "/proc/self/fd/" + std::to_string(file.get());
-    if (::setxattr(path.c_str(), "security.cairn.device", value.data(), value.size(), 0) != 0)
-      return errno;
-    return 0;
+    return set_on(file.get(), "security.cairn.device",
+                  fmt::format("{}:{}:{}", S_ISBLK(mode) ? 'b' : 'c', major(rdev), minor(rdev)));
+  }
+
+ private:
+  // `fd` may be O_PATH (fsetxattr refuses those): through its /proc name.
+  static int set_on(int fd, const char* name, const std::string& value) {
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
+    return ::setxattr(path.c_str(), name, value.data(), value.size(), 0) == 0 ? 0 : errno;
   }
 };
 
 std::vector<overlay::LayerSource> image_lowers(const store::Store& store, const json& config,
                                                const std::string& image) {
   std::vector<overlay::LayerSource> lowers;
-  for (const auto& diff_id : config.at("rootfs").at("diff_ids")) {
-    const std::string id = diff_id.get<std::string>();
-    if (!store.has_layer(id))
-      throw Error("image " + image + ": layer " + id + " is not unpacked in the store")
-          .hint("run `cairn store verify`");
-    lowers.insert(lowers.begin(), {store.layer_dir(id).path, overlay::Format::cairn});
-  }
+  for (const layer::LayerDir& dir : store::layer_dirs(store, config, image))
+    lowers.push_back({dir.path, overlay::Format::cairn});
   return lowers;
 }
 
@@ -234,10 +225,6 @@ std::vector<std::string> process_environment() {
   for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
   return env;
 }
-
-}  // namespace
-
-namespace {
 
 // Where a run keeps its upper layer, scaffold, runtime files and mount point. A run whose
 // changes are kept (--commit) uses a directory of the store's tmp/, on the store's

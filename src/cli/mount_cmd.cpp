@@ -44,14 +44,9 @@ std::vector<overlay::LayerSource> lowers_of(const std::vector<std::string>& sour
           .hint("plain directories mount with cairn-overlayfs -o lowerdir=...");
     if (!store) store.emplace(open_store(config));
     const auto image = resolve(*store, source);
-    const auto image_config = store::read_config(*store, image);
-    for (const auto& diff_id : image_config.at("rootfs").at("diff_ids")) {
-      const std::string id = diff_id.get<std::string>();
-      if (!store->has_layer(id))
-        throw Error("image " + source + ": layer " + id + " is not unpacked in the store")
-            .hint("run `cairn store verify`");
-      bottom_first.push_back({store->layer_dir(id).path, overlay::Format::cairn});
-    }
+    const auto top_first = store::layer_dirs(*store, store::read_config(*store, image), source);
+    for (auto dir = top_first.rbegin(); dir != top_first.rend(); ++dir)
+      bottom_first.push_back({dir->path, overlay::Format::cairn});
   }
   return {bottom_first.rbegin(), bottom_first.rend()};
 }

@@ -6,16 +6,15 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <unistd.h>
 
-#include <sched.h>
-
 #include <algorithm>
-#include <future>
-#include <thread>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <set>
+#include <thread>
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/process.hpp"

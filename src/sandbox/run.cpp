@@ -23,7 +23,6 @@
 namespace cairn::sandbox {
 namespace {
 
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 // NUL-terminated pointer arrays over strings that outlive them.
@@ -37,7 +36,7 @@ std::vector<char*> c_array(const std::vector<std::string>& strings) {
 std::string path_of(const std::vector<std::string>& env) {
   for (const std::string& e : env)
     if (e.rfind("PATH=", 0) == 0) return e.substr(5);
-  return kDefaultPath;
+  return std::string(kDefaultPath);
 }
 
 void write_runtime_files(const Spec& spec) {
@@ -208,8 +207,9 @@ Outcome run(const Spec& spec, Recorder* recorder) {
   if (supervised) {
     int listener_number = -1;
     if (::read(sync_read.get(), &listener_number, sizeof listener_number) == sizeof listener_number) {
-      UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), listener_number, 0)));
-      if (!listener) throw_errno("pidfd_getfd", "seccomp listener", errno);
+      UniqueFd listener = with_context("taking the seccomp listener", [&] {
+        return sys::pidfd_getfd(pidfd.get(), listener_number);
+      });
       supervisor.emplace(std::move(listener), *recorder);
       (void)!::write(ack_write.get(), "x", 1);
     }

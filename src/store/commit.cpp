@@ -6,7 +6,6 @@
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
 #include "cairn/store/image.hpp"
-#include "cairn/store/reference.hpp"
 #include "image_internal.hpp"
 
 namespace cairn::store {
@@ -52,19 +51,12 @@ void fill_metacopies(const layer::LayerDir& upper, const std::vector<layer::Laye
 
 ImageEntry commit_layer(Store& store, const ImageEntry& base, const layer::LayerDir& upper,
                         const CommitOptions& options) {
-  for (const auto& name : options.names) {
-    try {
-      (void)parse_reference(name);
-    } catch (const std::invalid_argument& e) {
-      throw Error("commit: image name \"" + name + "\": " + e.what());
-    }
-  }
+  check_names(options.names, "commit");
   json config = read_config(store, base);
   const json manifest = read_manifest(store, base);
-  std::vector<layer::LayerDir> lowers;  // top-most first
-  for (const auto& id : config.at("rootfs").at("diff_ids"))
-    lowers.insert(lowers.begin(), store.layer_dir(id.get<std::string>()));
-  with_context("commit: filling metadata-only copies", [&] { fill_metacopies(upper, lowers); });
+  with_context("commit: filling metadata-only copies", [&] {
+    fill_metacopies(upper, layer_dirs(store, config, base.manifest_digest));
+  });
   std::error_code ec;
   fs::remove_all(upper.path / "work", ec);
 

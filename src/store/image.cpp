@@ -102,14 +102,31 @@ ImageEntry commit_image(Store& store, const std::string& config_bytes,
   return {manifest_digest, static_cast<std::int64_t>(manifest_bytes.size()), names};
 }
 
-ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options) {
-  for (const auto& name : options.names) {  // fail before any work
+void check_names(const std::vector<std::string>& names, std::string_view operation) {
+  for (const auto& name : names) {
     try {
       (void)parse_reference(name);
     } catch (const std::invalid_argument& e) {
-      throw Error("import: image name \"" + name + "\": " + e.what());
+      throw Error(std::string(operation) + ": image name \"" + name + "\": " + e.what());
     }
   }
+}
+
+std::vector<layer::LayerDir> layer_dirs(const Store& store, const json& config,
+                                        const std::string& image) {
+  std::vector<layer::LayerDir> dirs;
+  for (const auto& diff_id : config.at("rootfs").at("diff_ids")) {
+    const std::string id = diff_id.get<std::string>();
+    if (!store.has_layer(id))
+      throw Error("image " + image + ": layer " + id + " is not unpacked in the store")
+          .hint("run `cairn store verify`");
+    dirs.insert(dirs.begin(), store.layer_dir(id));
+  }
+  return dirs;
+}
+
+ImageEntry import_rootfs(Store& store, int fd, const ImportOptions& options) {
+  check_names(options.names, "import");
   TempDir temp = store.make_temp("import");
   const layer::LayerDir dir{temp.path() / "layer"};
   const fs::path blob = temp.path() / "blob";

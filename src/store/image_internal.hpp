@@ -22,6 +22,10 @@ std::string host_architecture();
 std::string layer_media_type(Compression c);
 std::int64_t now_or_epoch(const std::optional<std::int64_t>& source_date_epoch);
 
+// Refuses, before any work, a name that is not a valid reference ("OPERATION: image name
+// "NAME": why").
+void check_names(const std::vector<std::string>& names, std::string_view operation);
+
 // Stores config and an OCI manifest for the layers (already in the store) and names it.
 // `config_bytes` is stored as is, so a loaded image keeps the ID docker gave it.
 ImageEntry commit_image(Store& store, const std::string& config_bytes,

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cairn/sandbox/identity.hpp"
@@ -21,6 +22,10 @@
 namespace cairn::sandbox {
 
 enum class Network { host, none };
+
+// docker's PATH for a process whose environment has none.
+inline constexpr std::string_view kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 struct BindMount {
   std::filesystem::path source;  // on the host

@@ -68,6 +68,11 @@ void save_images(Store& store, const std::vector<std::string>& images, SaveForma
 // docker-inspect-like JSON for one image.
 nlohmann::json inspect_image(const Store& store, const ImageEntry& image);
 
+// The unpacked layer directories of an image (its parsed config), top-most first. Throws
+// Error naming `image` and the layer when one is not unpacked in the store.
+std::vector<layer::LayerDir> layer_dirs(const Store& store, const nlohmann::json& config,
+                                        const std::string& image);
+
 // The image's config and manifest, parsed.
 nlohmann::json read_manifest(const Store& store, const ImageEntry& image);
 nlohmann::json read_config(const Store& store, const ImageEntry& image);
