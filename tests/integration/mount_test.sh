@@ -18,18 +18,7 @@ require_cairn
 overlayfs=${CAIRN_OVERLAYFS:-$(command -v cairn-overlayfs || true)}
 [ -x "$overlayfs" ] || { echo "Bail out! no cairn-overlayfs: set CAIRN_OVERLAYFS" >&2; exit 1; }
 case $overlayfs in /*) ;; *) overlayfs="$PWD/$overlayfs" ;; esac
-if ! unshare -Urm true 2>/dev/null; then
-  echo "1..0 # SKIP unprivileged user namespaces are not available" >&2
-  exit 77
-fi
-if [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
-  echo "1..0 # SKIP /dev/fuse is not readable and writable by $(id -un)" >&2
-  exit 77
-fi
-if [ -z "${CAIRN_BUSYBOX_TAR:-}" ] || [ ! -r "$CAIRN_BUSYBOX_TAR" ]; then
-  echo "1..0 # SKIP CAIRN_BUSYBOX_TAR does not name the busybox rootfs tar" >&2
-  exit 77
-fi
+require_overlay_basics
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-mount-test.XXXXXX")
 cleanup() {

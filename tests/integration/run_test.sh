@@ -25,18 +25,7 @@ set -uo pipefail
 . "$(dirname "$0")/tap.sh"
 
 require_cairn
-if ! unshare -Ur true 2>/dev/null; then
-  echo "1..0 # SKIP unprivileged user namespaces are not available" >&2
-  exit 77
-fi
-if [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
-  echo "1..0 # SKIP /dev/fuse is not readable and writable by $(id -un)" >&2
-  exit 77
-fi
-if [ -z "${CAIRN_BUSYBOX_TAR:-}" ] || [ ! -r "$CAIRN_BUSYBOX_TAR" ]; then
-  echo "1..0 # SKIP CAIRN_BUSYBOX_TAR does not name the busybox rootfs tar" >&2
-  exit 77
-fi
+require_overlay_basics
 debian_tar=${CAIRN_DEBIAN_TAR:-}
 [ -n "$debian_tar" ] && [ -r "$debian_tar" ] || debian_tar=""
 

@@ -32,15 +32,8 @@ set -uo pipefail
 . "$(dirname "$0")/tap.sh"
 
 require_cairn
-skip_all() {
-  echo "1..0 # SKIP $1"
-  exit 77
-}
 [ "$(id -u)" -ne 0 ] || skip_all "run as root: the sandbox is tested as an unprivileged user"
-unshare -Ur true 2>/dev/null || skip_all "unprivileged user namespaces are not available"
-{ [ -r /dev/fuse ] && [ -w /dev/fuse ]; } || skip_all "/dev/fuse is not readable and writable by $(id -un)"
-{ [ -n "${CAIRN_BUSYBOX_TAR:-}" ] && [ -r "$CAIRN_BUSYBOX_TAR" ]; } ||
-  skip_all "CAIRN_BUSYBOX_TAR does not name the busybox rootfs tar"
+require_overlay_basics
 probe=${CAIRN_SYSCALL_PROBE:-}
 { [ -n "$probe" ] && [ -x "$probe" ]; } || skip_all "CAIRN_SYSCALL_PROBE does not name the static syscall probe"
 case $probe in /*) ;; *) probe="$PWD/$probe" ;; esac

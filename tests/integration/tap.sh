@@ -35,6 +35,22 @@ skip() {
 
 status_is() { [ "$status" -eq "$1" ]; }
 
+# skip_all REASON: the whole script cannot run here (a plan of 0 and exit status 77).
+skip_all() {
+  echo "1..0 # SKIP $1" >&2
+  exit 77
+}
+
+# require_overlay_basics: what every test of the overlay and the sandbox needs — user and
+# mount namespaces for the user, a /dev/fuse it can open, and the busybox rootfs tar.
+require_overlay_basics() {
+  unshare -Urm true 2>/dev/null || skip_all "unprivileged user namespaces are not available"
+  { [ -r /dev/fuse ] && [ -w /dev/fuse ]; } ||
+    skip_all "/dev/fuse is not readable and writable by $(id -un)"
+  { [ -n "${CAIRN_BUSYBOX_TAR:-}" ] && [ -r "$CAIRN_BUSYBOX_TAR" ]; } ||
+    skip_all "CAIRN_BUSYBOX_TAR does not name the busybox rootfs tar"
+}
+
 # finish: the plan line and the verdict; exits 1 when an assertion failed.
 finish() {
   echo "1..$tests"
