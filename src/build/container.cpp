@@ -22,6 +22,7 @@
 #include "cairn/overlay/mount.hpp"
 #include "cairn/sandbox/seccomp.hpp"
 #include "cairn/store/image.hpp"
+#include "session.hpp"
 
 namespace cairn::build {
 namespace fs = std::filesystem;
@@ -100,124 +101,12 @@ void complete_env(std::vector<std::string>& env, const std::string& home, bool t
 
 namespace {
 
-// A file of the root, read with every symlink resolved inside it ("" when missing).
-std::string read_in_root(const fs::path& rootfs, const std::string& path) {
-  const UniqueFd root = sys::open(rootfs.string(), O_PATH | O_DIRECTORY);
-  const int fd = sys::try_openat2(root.get(), path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-  if (fd < 0) return {};
-  const UniqueFd file(fd);
-  return sys::read_all(file.get(), path);
-}
-
-bool has_apt(const std::vector<overlay::LayerSource>& lowers) {
-  std::error_code ec;
-  for (const auto& l : lowers)
-    if (fs::is_directory(l.path / "root/etc/apt/apt.conf.d", ec)) return true;
-  return false;
-}
-
-// The mount points a sandbox needs, as a lower layer below the image's: where the image has
-// them they win, where it lacks them they exist without being written into the upper.
-//
-// In single-id mode it also tells apt not to switch to its _apt sandbox user: apt checks
-// that getgid() changed after setresgid, which no seccomp root emulation can make true
-// with one mapped id (Charliecloud sets the same option). The file is in this lower layer,
-// so no committed layer ever has it.
-overlay::LayerSource make_scaffold_layer(const fs::path& dir, bool apt_as_root) {
-  for (const char* d : {"root/proc", "root/dev", "root/sys", "root/etc"})
-    fs::create_directories(dir / d);
-  for (const char* f : {"root/etc/hosts", "root/etc/resolv.conf", "root/etc/hostname"})
-    sys::open((dir / f).string(), O_WRONLY | O_CREAT, 0644);
-  if (apt_as_root) {
-    fs::create_directories(dir / "root/etc/apt/apt.conf.d");
-    sys::write_file_atomic((dir / "root/etc/apt/apt.conf.d/00cairn-single-id").string(),
-                           "// cairn single-id mode: one mapped id, so no _apt sandbox user\n"
-                           "APT::Sandbox::User \"root\";\n");
-  }
-  return {dir, overlay::Format::cairn};
-}
-
-std::string random_hostname() {
-  std::random_device device;
-  std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) | device();
-  return fmt::format("{:012x}", value & 0xffffffffffffull);
-}
-
-// The overlay's side of the single-id ownership record (sandbox::Recorder): the overlay
-// consumes these two xattrs into the upper's record (never storing them as xattrs).
-class OverlayRecorder : public sandbox::Recorder {
- public:
-  int record_owner(int fd, long uid, long gid) override {
-    return set_on(fd, "security.cairn.owner", std::to_string(uid) + ":" + std::to_string(gid));
-  }
-  int record_device(int dirfd, const std::string& name, mode_t mode, dev_t rdev) override {
-    if (::mknodat(dirfd, name.c_str(), S_IFREG | (mode & 07777), 0) != 0) return errno;
-    const UniqueFd file(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!file) return errno;
-    return set_on(file.get(), "security.cairn.device",
-                  fmt::format("{}:{}:{}", S_ISBLK(mode) ? 'b' : 'c', major(rdev), minor(rdev)));
-  }
-
- private:
-  // `fd` may be O_PATH (fsetxattr refuses those): through its /proc name.
-  static int set_on(int fd, const char* name, const std::string& value) {
-    const std::string path = "/proc/self/fd/" + std::to_string(fd);
-    return ::setxattr(path.c_str(), name, value.data(), value.size(), 0) == 0 ? 0 : errno;
-  }
-};
-
 std::vector<overlay::LayerSource> image_lowers(const store::Store& store, const json& config,
                                                const std::string& image) {
   std::vector<overlay::LayerSource> lowers;
   for (const layer::LayerDir& dir : store::layer_dirs(store, config, image))
     lowers.push_back({dir.path, overlay::Format::cairn});
   return lowers;
-}
-
-// The overlay, served by threads of this process while the sandbox runs, in a descriptor
-// table of their own (Mount::serve_on_own_thread): cairn itself reads and writes the mount
-// (the image's /etc/passwd, mount points, the supervisor's ownership records), and must
-// still end when killed while it waits for an answer.
-class ServedMount {
- public:
-  ServedMount(overlay::MountOptions options, const fs::path& at)
-      : mount_(std::move(options), at), at_(at) {
-    mount_.serve_on_own_thread();
-  }
-  ServedMount(const ServedMount&) = delete;
-  ServedMount& operator=(const ServedMount&) = delete;
-  ~ServedMount() {
-    try {
-      stop();
-    } catch (const Error& e) {
-      log(LogLevel::warn, "{}", e.what());
-    }
-  }
-  // Unmounts and waits for the server, which writes the upper's record as it ends.
-  void stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    try {
-      overlay::unmount(at_);
-    } catch (const Error& e) {
-      log(LogLevel::warn, "{}", e.what());
-      overlay::unmount(at_, true);
-    }
-    if (mount_.join_server() != 0)
-      throw Error("overlay: the server ended badly; the upper layer's record may be incomplete");
-  }
-
- private:
-  overlay::Mount mount_;
-  fs::path at_;
-  bool stopped_ = false;
-};
-
-sandbox::User resolve_user_in(const fs::path& rootfs, const std::string& user) {
-  return with_context("USER " + user, [&] {
-    return sandbox::resolve_user(user, read_in_root(rootfs, "/etc/passwd"),
-                                 read_in_root(rootfs, "/etc/group"));
-  });
 }
 
 std::vector<std::string> process_environment() {

@@ -102,7 +102,7 @@ int run(int argc, char** argv) {
   GlobalOptions globals;
   add_global_options(app, globals);
   auto help_topic = std::make_shared<std::string>();
-  std::vector<Command> commands = {register_parse(app), register_config(app)};
+  std::vector<Command> commands = {register_build(app), register_parse(app), register_config(app)};
   for (auto& c : register_image_commands(app)) commands.push_back(std::move(c));
   for (auto& c : register_mount_commands(app)) commands.push_back(std::move(c));
   commands.push_back(register_run(app));

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,7 +40,11 @@ store::ImageEntry resolve(const store::Store& s, const std::string& name);
 // "1.04MB": decimal units as docker prints sizes.
 std::string human_size(unsigned long long bytes);
 
+// --build-arg K=V sets K; a bare K takes $K from the environment (unset: nullopt).
+std::map<std::string, std::optional<std::string>> build_arg_map(const std::vector<std::string>& args);
+
 Command register_parse(CLI::App& root);
+Command register_build(CLI::App& root);
 std::vector<Command> register_mount_commands(CLI::App& root);
 Command register_config(CLI::App& root);
 Command register_doctor(CLI::App& root);

@@ -40,25 +40,6 @@ std::string read_dockerfile(const std::string& file) {
   }
 }
 
-// --build-arg K=V sets K; a bare K takes $K from the environment, as docker does.
-std::map<std::string, std::optional<std::string>> build_arg_map(
-    const std::vector<std::string>& args) {
-  std::map<std::string, std::optional<std::string>> out;
-  for (const auto& arg : args) {
-    const auto eq = arg.find('=');
-    const std::string key = arg.substr(0, eq);
-    if (key.empty()) throw Error("--build-arg \"" + arg + "\": the name is empty (use KEY=VALUE)");
-    if (eq != std::string::npos) {
-      out[key] = arg.substr(eq + 1);
-    } else if (const char* value = std::getenv(key.c_str())) {
-      out[key] = std::string(value);
-    } else {
-      out[key] = std::nullopt;
-    }
-  }
-  return out;
-}
-
 frontend::StageOptions stage_options(const ParseOptions& options) {
   frontend::StageOptions out;
   out.build_args = build_arg_map(options.build_args);
@@ -177,6 +158,25 @@ int run_parse(const ParseOptions& options) {
 }
 
 }  // namespace
+
+// --build-arg K=V sets K; a bare K takes $K from the environment, as docker does.
+std::map<std::string, std::optional<std::string>> build_arg_map(
+    const std::vector<std::string>& args) {
+  std::map<std::string, std::optional<std::string>> out;
+  for (const auto& arg : args) {
+    const auto eq = arg.find('=');
+    const std::string key = arg.substr(0, eq);
+    if (key.empty()) throw Error("--build-arg \"" + arg + "\": the name is empty (use KEY=VALUE)");
+    if (eq != std::string::npos) {
+      out[key] = arg.substr(eq + 1);
+    } else if (const char* value = std::getenv(key.c_str())) {
+      out[key] = std::string(value);
+    } else {
+      out[key] = std::nullopt;
+    }
+  }
+  return out;
+}
 
 Command register_parse(CLI::App& root) {
   auto options = std::make_shared<ParseOptions>();

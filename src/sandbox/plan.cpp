@@ -79,6 +79,10 @@ std::vector<MountOp> plan_mounts(const Spec& spec) {
       ops.push_back({K::read_only, "", under(spec, b.target), "", MS_REC, "", false,
                      "make " + b.target + " read-only"});
   }
+  for (const TmpfsMount& t : spec.tmpfs)
+    ops.push_back({K::mount, "tmpfs", under(spec, t.target), "tmpfs", MS_NOSUID | MS_NODEV,
+                   t.size ? "mode=755,size=" + std::to_string(t.size) : "mode=755", false,
+                   "mount tmpfs on " + t.target});
   return ops;
 }
 
@@ -160,6 +164,12 @@ void prepare_mount_points(const Spec& spec) {
         throw Error("bind mount " + b.source.string() + ":" + b.target +
                     ": the target must be an absolute path other than /");
       make_in_root(root.get(), b.target, fs::is_directory(b.source, ec), true);
+    }
+    for (const TmpfsMount& t : spec.tmpfs) {
+      if (t.target.empty() || t.target.front() != '/' || t.target == "/")
+        throw Error("tmpfs mount on \"" + t.target + "\": the target must be an absolute path "
+                    "other than /");
+      make_in_root(root.get(), t.target, true, true);
     }
     if (spec.process.cwd.empty() || spec.process.cwd.front() != '/')
       throw Error("working directory \"" + spec.process.cwd + "\" is not an absolute path");

@@ -49,44 +49,57 @@ void fill_metacopies(const layer::LayerDir& upper, const std::vector<layer::Laye
 
 }  // namespace
 
-ImageEntry commit_layer(Store& store, const ImageEntry& base, const layer::LayerDir& upper,
-                        const CommitOptions& options) {
-  check_names(options.names, "commit");
-  json config = read_config(store, base);
-  const json manifest = read_manifest(store, base);
-  with_context("commit: filling metadata-only copies", [&] {
-    fill_metacopies(upper, layer_dirs(store, config, base.manifest_digest));
-  });
+LayerBlob add_layer(Store& store, const layer::LayerDir& dir,
+                    const std::vector<layer::LayerDir>& lowers, const PackOptions& options) {
+  with_context("commit: filling metadata-only copies", [&] { fill_metacopies(dir, lowers); });
   std::error_code ec;
-  fs::remove_all(upper.path / "work", ec);
-
+  fs::remove_all(dir.path / "work", ec);
   TempDir temp = store.make_temp("commit");
   const fs::path blob = temp.path() / "blob";
   PackResult packed;
   {
     const UniqueFd out = sys::open(blob.string(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-    packed = pack_layer(upper, out.get(), {Compression::gzip, -1, options.source_date_epoch});
+    packed = pack_layer(dir, out.get(), options);
   }
   store.adopt_blob(blob, packed.digest);
-  if (!store.has_layer(packed.diff_id)) store.adopt_layer(upper, packed.diff_id);
+  if (!store.has_layer(packed.diff_id)) store.adopt_layer(dir, packed.diff_id);
+  return {packed.digest, static_cast<std::int64_t>(packed.size),
+          layer_media_type(options.compression), packed.diff_id};
+}
 
+std::vector<LayerBlob> manifest_layers(const json& manifest, const json& config) {
+  std::vector<LayerBlob> layers;
+  const json& diff_ids = config.at("rootfs").at("diff_ids");
+  std::size_t index = 0;
+  for (const auto& l : manifest.at("layers")) {
+    std::string type = l.at("mediaType").get<std::string>();
+    if (type == kDockerLayerGzip) type = kOciLayerGzip;
+    const std::string diff_id =
+        index < diff_ids.size() ? diff_ids[index].get<std::string>() : std::string();
+    layers.push_back({l.at("digest").get<std::string>(), l.at("size").get<std::int64_t>(), type,
+                      diff_id});
+    ++index;
+  }
+  return layers;
+}
+
+ImageEntry commit_layer(Store& store, const ImageEntry& base, const layer::LayerDir& upper,
+                        const CommitOptions& options) {
+  check_names(options.names, "commit");
+  json config = read_config(store, base);
+  std::vector<LayerBlob> layers = manifest_layers(read_manifest(store, base), config);
+  const LayerBlob added =
+      add_layer(store, upper, layer_dirs(store, config, base.manifest_digest),
+                {Compression::gzip, -1, options.source_date_epoch});
   const std::string created = rfc3339(now_or_epoch(options.source_date_epoch));
   config["created"] = created;
-  config["rootfs"]["diff_ids"].push_back(packed.diff_id);
+  config["rootfs"]["diff_ids"].push_back(added.diff_id);
   json history = {{"created", created}, {"created_by", options.created_by}};
   if (!options.comment.empty()) history["comment"] = options.comment;
   if (!config.contains("history")) config["history"] = json::array();
   config["history"].push_back(history);
-  std::vector<LayerBlob> layers;
-  for (const auto& l : manifest.at("layers")) {
-    // The new manifest is OCI: a docker base's layer types become their OCI names.
-    std::string type = l.at("mediaType").get<std::string>();
-    if (type == kDockerLayerGzip) type = kOciLayerGzip;
-    layers.push_back({l.at("digest").get<std::string>(), l.at("size").get<std::int64_t>(), type, ""});
-  }
-  layers.push_back({packed.digest, static_cast<std::int64_t>(packed.size),
-                    std::string(kOciLayerGzip), packed.diff_id});
-  return commit_image(store, config.dump(), layers, options.names);
+  layers.push_back(added);
+  return store_image(store, config.dump(), layers, options.names);
 }
 
 }  // namespace cairn::store

@@ -84,8 +84,8 @@ std::string sniff_layer_media_type(const Store& store, const std::string& digest
   return layer_media_type(detect_compression(magic, n > 0 ? static_cast<std::size_t>(n) : 0));
 }
 
-ImageEntry commit_image(Store& store, const std::string& config_bytes,
-                        const std::vector<LayerBlob>& layers, const std::vector<std::string>& names) {
+ImageEntry store_image(Store& store, const std::string& config_bytes,
+                       const std::vector<LayerBlob>& layers, const std::vector<std::string>& names) {
   const std::string config_digest = store.put_blob(config_bytes);
   json manifest = {{"schemaVersion", 2},
                    {"mediaType", kOciManifest},

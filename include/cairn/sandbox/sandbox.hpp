@@ -33,6 +33,12 @@ struct BindMount {
   bool read_only = false;
 };
 
+// A tmpfs of the sandbox's own (RUN --mount=type=tmpfs).
+struct TmpfsMount {
+  std::string target;      // absolute path in the sandbox
+  unsigned long long size = 0;  // bytes; 0: the kernel's default
+};
+
 struct Rlimit {
   int resource = 0;  // RLIMIT_*
   rlim_t soft = 0, hard = 0;
@@ -72,6 +78,7 @@ struct Spec {
   // binds them over the root's (they are never written into the root).
   std::filesystem::path runtime_dir;
   std::vector<BindMount> binds;
+  std::vector<TmpfsMount> tmpfs;
   Process process;
   bool user_notification = true;  // see PolicyOptions
   std::filesystem::path cache_dir;  // compiled seccomp programs (see cached_policy)

@@ -73,6 +73,36 @@ nlohmann::json inspect_image(const Store& store, const ImageEntry& image);
 std::vector<layer::LayerDir> layer_dirs(const Store& store, const nlohmann::json& config,
                                         const std::string& image);
 
+// One layer of a manifest, with the diff_id the config lists for it.
+struct LayerBlob {
+  std::string digest;
+  std::int64_t size = 0;
+  std::string media_type;
+  std::string diff_id;
+};
+
+// Stores config and an OCI manifest for layers already in the store and gives the image
+// `names` (none: an untagged image). `config_bytes` is stored as is.
+ImageEntry store_image(Store& store, const std::string& config_bytes,
+                       const std::vector<LayerBlob>& layers, const std::vector<std::string>& names);
+
+// Packs a layer directory (an overlay's upper, or one a build step wrote) into a blob and
+// moves the directory into the store as that layer, without re-extraction. Metadata-only
+// copies in it are first filled with their data from `lowers` (top-most first).
+LayerBlob add_layer(Store& store, const layer::LayerDir& dir,
+                    const std::vector<layer::LayerDir>& lowers, const PackOptions& options);
+
+// A manifest's layers in OCI media types (a docker base's become their OCI names), with
+// the diff_ids of `config`.
+std::vector<LayerBlob> manifest_layers(const nlohmann::json& manifest, const nlohmann::json& config);
+
+// Refuses, before any work, a name that is not a valid reference ("OPERATION: image name
+// "NAME": why").
+void check_names(const std::vector<std::string>& names, std::string_view operation);
+
+// The OCI architecture name of this machine ("amd64", "arm64", ...).
+std::string host_architecture();
+
 // The image's config and manifest, parsed.
 nlohmann::json read_manifest(const Store& store, const ImageEntry& image);
 nlohmann::json read_config(const Store& store, const ImageEntry& image);

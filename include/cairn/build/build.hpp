@@ -1,0 +1,70 @@
+// `cairn build`: a Dockerfile and its context to an image in the store, as docker
+// (BuildKit) builds it. Parse → plan (stages, steps, cache keys) → execute each step that
+// the layer cache does not already hold: COPY/ADD write a new layer directory directly,
+// RUN runs in the sandbox on cairn's overlay and its upper becomes the layer, the other
+// instructions change the image config.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/frontend/stages.hpp"
+#include "cairn/sandbox/identity.hpp"
+#include "cairn/sandbox/sandbox.hpp"
+#include "cairn/store/image.hpp"
+#include "cairn/store/store.hpp"
+
+namespace cairn::build {
+
+enum class ProgressMode { plain, tty, quiet };
+
+struct Secret {
+  std::string id;
+  std::filesystem::path source;  // a file on the host
+};
+
+struct OutputSpec {
+  std::string type;  // hybrid, docker, oci
+  std::filesystem::path dest;
+};
+
+struct BuildOptions {
+  std::optional<std::filesystem::path> context;  // none: `cairn build -` (no context)
+  std::string dockerfile_text;
+  std::string dockerfile_name = "Dockerfile";  // for messages
+  std::optional<std::filesystem::path> dockerfile_path;  // -f FILE (for FILE.dockerignore)
+  std::vector<std::string> tags;
+  frontend::StageOptions stage_options;  // build args, target, platforms
+  bool no_cache = false;
+  sandbox::Network network = sandbox::Network::host;
+  std::map<std::string, std::string> labels;  // --label, on the final image
+  std::vector<Secret> secrets;
+  sandbox::IdModeChoice userns = sandbox::IdModeChoice::automatic;
+  std::optional<std::int64_t> source_date_epoch;
+  ProgressMode progress = ProgressMode::plain;
+  std::vector<OutputSpec> outputs;
+};
+
+struct BuildResult {
+  std::string image_id;         // the config digest
+  store::ImageEntry image;
+  std::size_t steps = 0;
+  std::size_t cached_steps = 0;
+};
+
+// Builds and stores (and tags) the image. Throws Error with the step, the Dockerfile's
+// file:line and the cause; a failed build leaves the store as it was (step layers that
+// were finished stay in the cache). May enter a user namespace (for RUN steps): call it
+// from a process that has started no other thread.
+BuildResult build_image(store::Store& store, const BuildOptions& options);
+
+// "type=oci,dest=out.tar" (also "dest=..,type=.."); throws Error when malformed.
+OutputSpec parse_output(std::string_view text);
+// "id=ID,src=PATH" (also source=, and required/env are accepted); throws Error.
+Secret parse_secret(std::string_view text);
+
+}  // namespace cairn::build

@@ -1,0 +1,283 @@
+#include "builder.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "cairn/base/error.hpp"
+#include "cairn/base/log.hpp"
+#include "cairn/base/sys.hpp"
+#include "cairn/base/timer.hpp"
+#include "cairn/build/image_config.hpp"
+#include "cairn/frontend/diagnostic.hpp"
+#include "cairn/store/image.hpp"
+
+namespace cairn::build {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string created_now(const std::optional<std::int64_t>& source_date_epoch) {
+  return store::rfc3339(source_date_epoch ? *source_date_epoch : static_cast<std::int64_t>(::time(nullptr)));
+}
+
+Builder::Builder(store::Store& store, const BuildOptions& options, const frontend::Dockerfile& file,
+                 const frontend::BuildDescription& description)
+    : store_(store), options_(options), file_(file), description_(description), cache_(store),
+      progress_(options.progress), namespace_(options.userns) {}
+
+Builder::~Builder() {
+  stacks_.clear();  // descriptors into the scratch directory
+  temp_.reset();
+  if (watch_) watch_->disarm();
+}
+
+namespace {
+
+std::vector<frontend::KeyValue> key_values(const json& config) {
+  std::vector<frontend::KeyValue> out;
+  for (auto& [k, v] : env_of(config)) out.push_back({k, v});
+  return out;
+}
+
+}  // namespace
+
+StageResult Builder::image_base(const std::string& reference) {
+  std::optional<store::ImageEntry> image;
+  for (const char* scheme : {"oci-archive:", "docker-archive:"}) {
+    if (reference.rfind(scheme, 0) != 0) continue;
+    const std::string path = reference.substr(std::string_view(scheme).size());
+    const UniqueFd in = sys::open(path, O_RDONLY);
+    std::string loaded;
+    store::load_archive(store_, in.get(), {}, [&](const std::string& name) {
+      if (loaded.empty()) loaded = name;
+    });
+    if (loaded.empty()) throw Error("FROM " + reference + ": the archive holds no image");
+    image = store_.resolve(loaded);
+  }
+  if (!image) image = store_.resolve(reference);
+  if (!image)
+    throw Error("FROM " + reference + ": no such image in the store")
+        .hint("cairn images lists what there is; cairn load, cairn import or a FROM "
+              "oci-archive:PATH / docker-archive:PATH brings an image in (pulling from a "
+              "registry is not available yet)");
+  StageResult base{state_of(store_, *image), ""};
+  base.key = "image " + store::image_config_digest(store_, *image);
+  return base;
+}
+
+StageResult Builder::base_of(const frontend::Stage& stage) {
+  if (stage.base_stage) return results_.at(*stage.base_stage);
+  if (stage.base == "scratch") return {scratch_state(), "scratch"};
+  return image_base(stage.base);
+}
+
+// ONBUILD triggers of the base run first, as if written right after FROM; the new image
+// does not inherit them.
+frontend::Stage Builder::with_triggers(const frontend::Stage& stage, json& config) const {
+  frontend::Stage out = stage;
+  json& triggers = config["config"]["OnBuild"];
+  if (!triggers.is_array() || triggers.empty()) {
+    config["config"].erase("OnBuild");
+    return out;
+  }
+  std::vector<frontend::Instruction> parsed;
+  for (const auto& t : triggers) {
+    const std::string text = t.get<std::string>();
+    const frontend::Dockerfile trigger = frontend::parse_dockerfile(text, "ONBUILD " + text);
+    for (const auto& node : trigger.nodes) parsed.push_back(frontend::parse_instruction(trigger, node));
+  }
+  out.instructions.insert(out.instructions.begin(), parsed.begin(), parsed.end());
+  config["config"].erase("OnBuild");
+  return out;
+}
+
+void Builder::build_stage(int index) {
+  const frontend::Stage& declared = description_.stages.at(index);
+  stage_name_ = description_.order.size() > 1 ? declared.display_name() + " " : "";
+  StageResult current = with_context("FROM " + declared.base, [&] { return base_of(declared); });
+  const frontend::Stage stage = with_triggers(declared, current.state.config);
+  const frontend::ExpandedStage expanded = frontend::expand_stage(
+      file_, description_, stage, key_values(current.state.config), options_.stage_options);
+  const std::size_t total = expanded.steps.size() + 1;
+  stage_cmd_set_ = false;
+  progress_.step_started(fmt::format("{}1/{}", stage_name_, total), render_instruction(stage.from));
+  progress_.step_done();
+  for (std::size_t i = 0; i < expanded.steps.size(); ++i) {
+    const frontend::ExpandedInstruction& step_ins = expanded.steps[i];
+    StepInput input{&step_ins, fmt::format("{}{}/{}", stage_name_, i + 2, total),
+                    created_now(options_.source_date_epoch)};
+    const frontend::Instruction& ins = step_ins.instruction;
+    with_context(fmt::format("{}:{}: step {} ({})", file_.filename, ins.start_line, input.label,
+                             ins.keyword),
+                 [&] { step(current, input); });
+  }
+  results_[index] = std::move(current);
+}
+
+json Builder::key_inputs(const StageResult& current, const StepInput& input) {
+  const frontend::ExpandedInstruction& e = *input.expanded;
+  json inputs = {{"instruction", render_instruction(e.instruction)}};
+  json args = json::object();
+  for (const std::string& name : e.used_args) {
+    if (frontend::is_predefined_arg(name)) continue;  // proxies never change a result
+    for (const auto& kv : *e.args)
+      if (kv.key == name) args[name] = kv.value;
+  }
+  inputs["args"] = std::move(args);
+  if (const auto* run = std::get_if<frontend::RunInstruction>(&e.instruction.value)) {
+    json mounts = json::array();
+    for (const auto& m : run->mounts) mounts.push_back(m.raw);
+    inputs["mounts"] = std::move(mounts);
+    inputs["network"] = run->network.value_or(
+        options_.network == sandbox::Network::none ? "none" : "default");
+    json heredocs = json::array();
+    for (const auto& h : run->heredocs) heredocs.push_back(h.content);
+    inputs["heredocs"] = std::move(heredocs);
+  }
+  if (std::holds_alternative<frontend::CopyInstruction>(e.instruction.value))
+    inputs["copy"] = copy_key(current, input);
+  if (options_.source_date_epoch) inputs["epoch"] = *options_.source_date_epoch;
+  return inputs;
+}
+
+void Builder::step(StageResult& current, const StepInput& input) {
+  const frontend::Instruction& ins = input.expanded->instruction;
+  ++steps_;
+  progress_.step_started(input.label, render_instruction(ins));
+  const std::string key = step_key(current.key, key_inputs(current, input));
+  struct CmdSeen {  // whether hit or executed, a CMD step counts as this stage's CMD
+    bool& flag;
+    bool is_cmd;
+    ~CmdSeen() { flag = flag || is_cmd; }
+  } cmd_seen{stage_cmd_set_, std::holds_alternative<frontend::CmdInstruction>(ins.value)};
+  if (!options_.no_cache) {
+    if (auto hit = cache_.lookup(key)) {
+      current = {std::move(*hit), key};
+      ++cached_;
+      progress_.step_cached();
+      return;
+    }
+  }
+  execute(current.state, input);
+  cache_.save(key, current.state);
+  current.key = key;
+  progress_.step_done();
+}
+
+void Builder::execute(ImageState& state, const StepInput& input) {
+  const frontend::Instruction& ins = input.expanded->instruction;
+  if (std::holds_alternative<frontend::RunInstruction>(ins.value)) return run_instruction(state, input);
+  if (std::holds_alternative<frontend::CopyInstruction>(ins.value)) return copy_instruction(state, input);
+  if (std::holds_alternative<frontend::WorkdirInstruction>(ins.value))
+    return workdir_instruction(state, input);
+  if (const auto* m = std::get_if<frontend::MaintainerInstruction>(&ins.value)) {
+    state.config["author"] = m->name;
+  } else if (!std::holds_alternative<frontend::ArgInstruction>(ins.value)) {
+    json& config = state.config["config"];
+    StageState stage_state;
+    if (config.contains("Shell") && config["Shell"].is_array())
+      stage_state.shell = config["Shell"].get<std::vector<std::string>>();
+    stage_state.cmd_set = stage_cmd_set_;  // a CMD of this stage survives a later ENTRYPOINT
+    apply_to_config(config, ins, stage_state);
+  }
+  record_step(state, render_instruction(ins), input.created, std::nullopt);
+}
+
+namespace {
+
+void write_outputs(store::Store& store, const std::string& image_id,
+                   const std::vector<OutputSpec>& outputs) {
+  for (const OutputSpec& o : outputs) {
+    const auto format = store::parse_save_format(o.type);
+    if (!format) throw Error("-o type=" + o.type + ": not an output type (hybrid, docker, oci)");
+    const std::string temp = o.dest.string() + ".cairn-tmp";
+    {
+      const UniqueFd out = sys::open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      store::save_images(store, {image_id}, *format, out.get());
+    }
+    if (::rename(temp.c_str(), o.dest.c_str()) != 0) throw_errno("rename", temp, errno);
+  }
+}
+
+}  // namespace
+
+BuildResult build_image(store::Store& store, const BuildOptions& options) {
+  store::check_names(options.tags, "build");
+  const frontend::Dockerfile file = [&] {
+    ScopedTimer timer("build: parse");
+    return frontend::parse_dockerfile(options.dockerfile_text, options.dockerfile_name);
+  }();
+  for (const auto& warning : file.warnings)
+    log(LogLevel::warn, "{}:{}: {}", file.filename, warning.line, warning.message);
+  const frontend::BuildDescription description = frontend::describe_build(file, options.stage_options);
+  for (const auto& name : description.unused_build_args)
+    log(LogLevel::warn, "build argument {} was given but no ARG declares it", name);
+  Builder builder(store, options, file, description);
+  for (int index : description.order) builder.build_stage(index);
+
+  ImageState final_state = builder.result(description.target).state;
+  for (const auto& [key, value] : options.labels) final_state.config["config"]["Labels"][key] = value;
+  const json& history = final_state.config["history"];
+  final_state.config["created"] = history.empty() ? created_now(options.source_date_epoch)
+                                                  : history.back().value("created", "");
+  BuildResult result;
+  result.image = store::store_image(store, final_state.config.dump(), final_state.layers, options.tags);
+  result.image_id = store::image_config_digest(store, result.image);
+  result.steps = builder.steps();
+  result.cached_steps = builder.cached();
+  write_outputs(store, result.image_id, options.outputs);
+  builder.progress().finished(result.image_id, options.tags, result.steps, result.cached_steps);
+  return result;
+}
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> csv_fields(std::string_view text,
+                                                            std::string_view what) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view field = text.substr(start, end - start);
+    const auto eq = field.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      throw Error(fmt::format("{} \"{}\": \"{}\" is not KEY=VALUE", what, text, field));
+    out.emplace_back(std::string(field.substr(0, eq)), std::string(field.substr(eq + 1)));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+OutputSpec parse_output(std::string_view text) {
+  OutputSpec out;
+  for (const auto& [key, value] : csv_fields(text, "-o"))
+    if (key == "type") out.type = value;
+    else if (key == "dest") out.dest = value;
+    else throw Error(fmt::format("-o \"{}\": unknown key {} (type, dest)", text, key));
+  if (out.type.empty()) out.type = "hybrid";
+  if (out.dest.empty()) throw Error(fmt::format("-o \"{}\": dest=PATH is missing", text));
+  if (!store::parse_save_format(out.type))
+    throw Error(fmt::format("-o \"{}\": type {} is not hybrid, docker or oci", text, out.type));
+  return out;
+}
+
+Secret parse_secret(std::string_view text) {
+  Secret s;
+  for (const auto& [key, value] : csv_fields(text, "--secret"))
+    if (key == "id") s.id = value;
+    else if (key == "src" || key == "source") s.source = value;
+    else if (key == "type" && value == "file") continue;
+    else throw Error(fmt::format("--secret \"{}\": unknown key {} (id, src)", text, key));
+  if (s.id.empty()) throw Error(fmt::format("--secret \"{}\": id=ID is missing", text));
+  if (s.source.empty()) s.source = s.id;
+  std::error_code ec;
+  if (!fs::is_regular_file(s.source, ec))
+    throw Error(fmt::format("--secret id={}: {} is not a readable file", s.id, s.source.string()));
+  return s;
+}
+
+}  // namespace cairn::build

@@ -1,0 +1,100 @@
+// The build's driver (private to src/build): the stages a target needs in order, each
+// step a cache hit or executed, the final image stored.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache.hpp"
+#include "copy.hpp"
+#include "cairn/base/process.hpp"
+#include "cairn/build/build.hpp"
+#include "cairn/frontend/ast.hpp"
+#include "cairn/frontend/dockerignore.hpp"
+#include "cairn/frontend/stages.hpp"
+#include "cairn/overlay/stack.hpp"
+#include "progress.hpp"
+#include "run_step.hpp"
+#include "state.hpp"
+
+namespace cairn::build {
+
+struct StageResult {
+  ImageState state;
+  std::string key;  // the cache key of its last step: what COPY --from depends on
+};
+
+// One step as the executor sees it.
+struct StepInput {
+  const frontend::ExpandedInstruction* expanded = nullptr;
+  std::string label;  // "2/5" or "build 2/5"
+  std::string created;
+};
+
+class Builder {
+ public:
+  Builder(store::Store& store, const BuildOptions& options, const frontend::Dockerfile& file,
+          const frontend::BuildDescription& description);
+  ~Builder();
+  Builder(const Builder&) = delete;
+  Builder& operator=(const Builder&) = delete;
+
+  void build_stage(int index);
+  const StageResult& result(int index) const { return results_.at(index); }
+  std::size_t steps() const { return steps_; }
+  std::size_t cached() const { return cached_; }
+  Progress& progress() { return progress_; }
+
+ private:
+  // FROM: the base state and its key.
+  StageResult base_of(const frontend::Stage& stage);
+  StageResult image_base(const std::string& reference);
+  frontend::Stage with_triggers(const frontend::Stage& stage, nlohmann::json& config) const;
+  void step(StageResult& current, const StepInput& input);
+  nlohmann::json key_inputs(const StageResult& current, const StepInput& input);
+  void execute(ImageState& state, const StepInput& input);
+
+  // steps.cpp
+  void run_instruction(ImageState& state, const StepInput& input);
+  void copy_instruction(ImageState& state, const StepInput& input);
+  void workdir_instruction(ImageState& state, const StepInput& input);
+  nlohmann::json copy_key(const StageResult& current, const StepInput& input);
+  RunRequest run_request(const ImageState& state, const StepInput& input, const std::string& scratch);
+  void add_run_mounts(RunRequest& request, const ImageState& state,
+                      const frontend::RunInstruction& run, const std::string& scratch);
+  const SourceTree& copy_source(const frontend::CopyInstruction& copy, std::string& from_key);
+  std::unique_ptr<overlay::Stack> image_stack(const ImageState& state);
+  std::optional<store::LayerBlob> commit(const layer::LayerDir& dir, const ImageState& below);
+  std::filesystem::path new_scratch(const std::string& purpose);
+
+  store::Store& store_;
+  const BuildOptions& options_;
+  const frontend::Dockerfile& file_;
+  const frontend::BuildDescription& description_;
+  StepCache cache_;
+  Progress progress_;
+  Namespace namespace_;
+  std::map<int, StageResult> results_;
+  std::size_t steps_ = 0, cached_ = 0;
+  std::string stage_name_;
+  bool stage_cmd_set_ = false;
+  // The build's scratch directory (made on first need) and its watcher.
+  std::optional<store::TempDir> temp_;
+  std::optional<CleanupWatch> watch_;
+  int scratch_count_ = 0;
+  // COPY sources, kept for the build: the context and the trees of stages and images.
+  std::optional<frontend::IgnoreMatcher> ignore_;
+  std::map<std::string, std::unique_ptr<overlay::Stack>> stacks_;
+  std::map<std::string, SourceTree> trees_;
+  // The COPY plan made for the step's cache key, executed on a miss.
+  std::optional<CopyPlan> pending_plan_;
+  const SourceTree* pending_tree_ = nullptr;
+};
+
+// "2024-05-01T12:00:00Z" for now, or SOURCE_DATE_EPOCH.
+std::string created_now(const std::optional<std::int64_t>& source_date_epoch);
+
+}  // namespace cairn::build

@@ -1,0 +1,65 @@
+#include "cache.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cairn/base/digest.hpp"
+#include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
+
+namespace cairn::build {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string step_key(const std::string& parent, const json& inputs) {
+  // json dumps objects with sorted keys: the same inputs always give the same text.
+  return Sha256().update(parent).update("\n").update(inputs.dump()).hex_digest();
+}
+
+StepCache::StepCache(store::Store& store) : store_(store), dir_(store.root() / "cairn/build-cache") {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+}
+
+namespace {
+
+json layers_json(const std::vector<store::LayerBlob>& layers) {
+  json out = json::array();
+  for (const auto& l : layers)
+    out.push_back({{"digest", l.digest}, {"size", l.size}, {"mediaType", l.media_type},
+                   {"diff_id", l.diff_id}});
+  return out;
+}
+
+}  // namespace
+
+std::optional<ImageState> StepCache::lookup(const std::string& key) const {
+  const int fd = ::open((dir_ / key).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const UniqueFd file(fd);
+  try {
+    const json entry = json::parse(sys::read_all(file.get(), "cache entry"));
+    ImageState state{entry.at("config"), {}};
+    for (const auto& l : entry.at("layers")) {
+      store::LayerBlob blob{l.at("digest"), l.at("size"), l.at("mediaType"), l.at("diff_id")};
+      // A prune may have removed what the entry names: then it is a miss.
+      if (!store_.has_blob(blob.digest) || !store_.has_layer(blob.diff_id)) return std::nullopt;
+      state.layers.push_back(std::move(blob));
+    }
+    return state;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged entry is a miss; the step rewrites it
+  }
+}
+
+void StepCache::save(const std::string& key, const ImageState& state) const {
+  const json entry = {{"config", state.config}, {"layers", layers_json(state.layers)}};
+  const fs::path temp = dir_ / (key + ".tmp" + std::to_string(::getpid()));
+  {
+    const UniqueFd out = sys::open(temp.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    sys::write_all(out.get(), entry.dump(), temp.string());
+  }
+  if (::rename(temp.c_str(), (dir_ / key).c_str()) != 0) throw_errno("rename", temp.string(), errno);
+}
+
+}  // namespace cairn::build

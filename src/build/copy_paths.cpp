@@ -1,0 +1,95 @@
+#include "copy_paths.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "cairn/base/digest.hpp"
+#include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
+
+namespace cairn::build {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::string clean_relative(const std::string& path) {
+  std::string out;
+  for (const std::string& part : split_path(path)) out += (out.empty() ? "" : "/") + part;
+  return out;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+ParentDir parent_dir(const overlay::Stack& image, const std::string& path, uid_t uid, gid_t gid) {
+  ParentDir dir{path, 0755, uid, gid, {}, false};
+  if (const auto r = image.lookup(path); r && S_ISDIR(r->attr.mode)) {
+    dir.mode = r->attr.mode & 07777;
+    dir.uid = r->attr.uid;
+    dir.gid = r->attr.gid;
+    dir.mtime = r->attr.mtime;
+    dir.from_image = true;
+  }
+  return dir;
+}
+
+std::string read_link(const overlay::Stack& stack, std::size_t layer, const std::string& path) {
+  char buffer[4096];
+  const ssize_t n = ::readlinkat(stack.root_fd(layer), path.c_str(), buffer, sizeof buffer);
+  if (n < 0) throw_errno("read symlink", "/" + path, errno);
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+std::string file_digest(const overlay::Stack& stack, std::size_t layer, const std::string& path) {
+  const int fd = sys::try_openat2(stack.root_fd(layer), path, O_RDONLY,
+                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  if (fd < 0) throw_errno("open", "/" + path, -fd);
+  const UniqueFd file(fd);
+  Sha256 sum;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(file.get(), buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read", "/" + path, errno);
+    }
+    sum.update(std::string_view(buffer, static_cast<std::size_t>(n)));
+  }
+  return sum.hex_digest();
+}
+
+bool looks_like_tar_archive(int fd) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+  archive_read_support_format_tar(a.get());
+  archive_read_support_filter_all(a.get());
+  const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return false;
+  const UniqueFd owned(dup);
+  if (archive_read_open_fd(a.get(), owned.get(), 1 << 16) != ARCHIVE_OK) return false;
+  archive_entry* entry = nullptr;
+  return archive_read_next_header(a.get(), &entry) == ARCHIVE_OK;
+}
+
+}  // namespace cairn::build

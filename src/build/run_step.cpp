@@ -1,0 +1,135 @@
+#include "run_step.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
+#include "cairn/base/timer.hpp"
+#include "cairn/sandbox/seccomp.hpp"
+
+namespace cairn::build {
+namespace fs = std::filesystem;
+
+const sandbox::Identity& Namespace::enter() {
+  if (identity_) return *identity_;
+  sandbox::Identity identity = sandbox::choose_identity(choice_, sandbox::probe_host());
+  if (identity.fell_back) fmt::print(stderr, "cairn: notice: single-id mode ({})\n", identity.reason);
+  ScopedTimer timer("build: user namespace");
+  sandbox::enter_user_namespace(identity);
+  sandbox::block_forwarded_signals();  // before the overlay's threads exist
+  identity_ = std::move(identity);
+  return *identity_;
+}
+
+namespace {
+
+overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
+                                    const RunRequest& request, const layer::LayerDir& upper,
+                                    const fs::path& scratch, sandbox::IdMode mode) {
+  overlay::MountOptions options;
+  for (const layer::LayerDir& dir : lowers) options.lowers.push_back({dir.path, overlay::Format::cairn});
+  const bool single = mode == sandbox::IdMode::single;
+  options.lowers.push_back(make_scaffold_layer(scratch / "scaffold",
+                                               single && has_apt(options.lowers),
+                                               request.mount_points));
+  fs::create_directories(upper.root());
+  options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
+  options.fsname = "cairn";
+  if (single) {
+    options.shown_uid = 0;
+    options.shown_gid = 0;
+  }
+  return options;
+}
+
+sandbox::Spec spec_for(const RunRequest& request, const fs::path& rootfs, const fs::path& scratch,
+                       const sandbox::Identity& identity, const fs::path& cache_dir) {
+  sandbox::Spec spec;
+  spec.rootfs = rootfs;
+  spec.id_mode = identity.mode;
+  spec.network = request.network;
+  spec.hostname = random_hostname();
+  spec.runtime_dir = scratch / "runtime";
+  spec.binds = request.binds;
+  spec.tmpfs = request.tmpfs;
+  spec.user_notification = sandbox::kernel_has_user_notification();
+  spec.cache_dir = cache_dir;
+  sandbox::User user = resolve_user_in(rootfs, request.user.empty() ? "0" : request.user);
+  if (identity.mode == sandbox::IdMode::single && (user.uid != 0 || user.gid != 0)) {
+    fmt::print(stderr,
+               "cairn: notice: single-id mode cannot switch to user {} (uid {}); the step runs "
+               "as root\n", request.user, user.uid);
+    user = sandbox::User{0, 0, {}, user.uid == 0 ? user.home : "/root", "root"};
+  }
+  std::vector<std::string> env = request.env;
+  bool has_home = false;
+  for (const auto& e : env) has_home = has_home || e.rfind("HOME=", 0) == 0;
+  if (!has_home) env.push_back("HOME=" + user.home);
+  spec.process = {request.argv, env, request.cwd, user.uid, user.gid, user.groups, false, false, {}};
+  return spec;
+}
+
+// The command's standard output goes where cairn's standard error goes (or nowhere) while
+// it runs: the sandbox's processes inherit descriptors 0-2 from this process.
+class OutputRedirect {
+ public:
+  explicit OutputRedirect(bool show) : saved_(sys::dup(1)) {
+    if (show) {
+      ::dup2(2, 1);
+      return;
+    }
+    const UniqueFd null = sys::open("/dev/null", O_WRONLY);
+    saved_err_ = sys::dup(2);
+    ::dup2(null.get(), 1);
+    ::dup2(null.get(), 2);
+  }
+  ~OutputRedirect() {
+    ::dup2(saved_.get(), 1);
+    if (saved_err_) ::dup2(saved_err_.get(), 2);
+  }
+  OutputRedirect(const OutputRedirect&) = delete;
+  OutputRedirect& operator=(const OutputRedirect&) = delete;
+
+ private:
+  UniqueFd saved_;
+  UniqueFd saved_err_;
+};
+
+bool upper_changed(const layer::LayerDir& upper) {
+  std::error_code ec;
+  if (fs::exists(upper.record(), ec) && fs::file_size(upper.record(), ec) > 0) return true;
+  return !fs::is_empty(upper.root(), ec);
+}
+
+}  // namespace
+
+RunOutcome run_step(const sandbox::Identity& identity, const std::vector<layer::LayerDir>& lowers,
+                    const RunRequest& request, const layer::LayerDir& upper,
+                    const fs::path& scratch, const fs::path& cache_dir) {
+  const fs::path rootfs = scratch / "rootfs";
+  fs::create_directories(rootfs);
+  RunOutcome outcome;
+  {
+    ScopedTimer timer("build: RUN");
+    ServedMount mount(mount_options(lowers, request, upper, scratch, identity.mode), rootfs);
+    const sandbox::Spec spec = spec_for(request, rootfs, scratch, identity, cache_dir);
+    OverlayRecorder recorder;
+    sandbox::Outcome result;
+    {
+      OutputRedirect redirect(request.show_output);
+      result = sandbox::run(spec, &recorder);
+    }
+    outcome.status = result.status;
+    outcome.error = result.error;
+    mount.stop();
+  }
+  std::error_code ec;
+  fs::remove_all(upper.path / "work", ec);
+  outcome.changed = upper_changed(upper);
+  return outcome;
+}
+
+}  // namespace cairn::build

@@ -1,0 +1,56 @@
+// A RUN step (private to src/build): the sandbox on cairn's overlay of the image's layers,
+// its upper the new layer.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/layer.hpp"
+#include "cairn/sandbox/identity.hpp"
+#include "cairn/sandbox/sandbox.hpp"
+#include "session.hpp"
+
+namespace cairn::build {
+
+// The user namespace the build's RUN steps share, entered on the first RUN that is not a
+// cache hit (a fully cached build never makes one).
+class Namespace {
+ public:
+  explicit Namespace(sandbox::IdModeChoice choice) : choice_(choice) {}
+  // Enters it if not yet done; prints the single-id notice once.
+  const sandbox::Identity& enter();
+
+ private:
+  sandbox::IdModeChoice choice_;
+  std::optional<sandbox::Identity> identity_;
+};
+
+struct RunRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // complete: the config's Env and the build args in scope
+  std::string cwd = "/";
+  std::string user;              // as USER says it
+  sandbox::Network network = sandbox::Network::host;
+  std::vector<sandbox::BindMount> binds;
+  std::vector<sandbox::TmpfsMount> tmpfs;
+  ScaffoldPoints mount_points;   // RUN --mount targets, made in the scaffold layer
+  bool show_output = true;       // else the command's output goes to /dev/null
+};
+
+struct RunOutcome {
+  int status = 0;
+  std::string error;     // the command never started
+  bool changed = false;  // the upper holds changes
+};
+
+// Runs the request on an overlay of `lowers` (top-most first) with `upper` as the upper
+// layer directory (created), using `scratch` for the mount point and runtime files. The
+// command's standard output goes to cairn's standard error (cairn's standard output is
+// the image ID's).
+RunOutcome run_step(const sandbox::Identity& identity, const std::vector<layer::LayerDir>& lowers,
+                    const RunRequest& request, const layer::LayerDir& upper,
+                    const std::filesystem::path& scratch, const std::filesystem::path& cache_dir);
+
+}  // namespace cairn::build

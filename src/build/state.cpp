@@ -1,0 +1,57 @@
+#include "state.hpp"
+
+#include "cairn/sandbox/sandbox.hpp"
+
+namespace cairn::build {
+using nlohmann::json;
+
+ImageState scratch_state() {
+  ImageState state;
+  state.config = {{"architecture", store::host_architecture()},
+                  {"os", "linux"},
+                  {"config", {{"Env", {"PATH=" + std::string(sandbox::kDefaultPath)}}}},
+                  {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}},
+                  {"history", json::array()}};
+  return state;
+}
+
+ImageState state_of(const store::Store& store, const store::ImageEntry& image) {
+  ImageState state;
+  state.config = store::read_config(store, image);
+  state.layers = store::manifest_layers(store::read_manifest(store, image), state.config);
+  if (!state.config.contains("config") || !state.config["config"].is_object())
+    state.config["config"] = json::object();
+  if (!state.config.contains("history")) state.config["history"] = json::array();
+  return state;
+}
+
+std::vector<layer::LayerDir> layer_dirs_of(const store::Store& store, const ImageState& state) {
+  std::vector<layer::LayerDir> dirs;
+  for (const auto& l : state.layers) dirs.insert(dirs.begin(), store.layer_dir(l.diff_id));
+  return dirs;
+}
+
+void record_step(ImageState& state, const std::string& created_by, const std::string& created,
+                 const std::optional<store::LayerBlob>& layer) {
+  json entry = {{"created", created}, {"created_by", created_by}, {"comment", "cairn build"}};
+  if (layer) {
+    state.layers.push_back(*layer);
+    state.config["rootfs"]["diff_ids"].push_back(layer->diff_id);
+  } else {
+    entry["empty_layer"] = true;
+  }
+  state.config["history"].push_back(std::move(entry));
+}
+
+std::vector<std::pair<std::string, std::string>> env_of(const json& config) {
+  std::vector<std::pair<std::string, std::string>> env;
+  const json c = config.value("config", json::object());
+  for (const auto& e : c.value("Env", json::array())) {
+    const std::string s = e.get<std::string>();
+    const auto eq = s.find('=');
+    env.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+  }
+  return env;
+}
+
+}  // namespace cairn::build

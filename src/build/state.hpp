@@ -1,0 +1,37 @@
+// What a build carries from step to step (private to src/build).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/store/image.hpp"
+#include "cairn/store/store.hpp"
+
+namespace cairn::build {
+
+// An image as the build has it after a step: the full OCI config (with history and
+// rootfs.diff_ids) and the manifest's layers, all already in the store.
+struct ImageState {
+  nlohmann::json config;
+  std::vector<store::LayerBlob> layers;
+};
+
+// The config of FROM scratch: no layers, docker's default PATH.
+ImageState scratch_state();
+
+// An image of the store as a starting point.
+ImageState state_of(const store::Store& store, const store::ImageEntry& image);
+
+// The unpacked layer directories of a state, top-most first.
+std::vector<layer::LayerDir> layer_dirs_of(const store::Store& store, const ImageState& state);
+
+// Adds one history entry (and, when `layer` is given, the layer and its diff_id).
+void record_step(ImageState& state, const std::string& created_by, const std::string& created,
+                 const std::optional<store::LayerBlob>& layer);
+
+// The config's Env as KEY/VALUE pairs.
+std::vector<std::pair<std::string, std::string>> env_of(const nlohmann::json& config);
+
+}  // namespace cairn::build

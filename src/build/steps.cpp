@@ -1,0 +1,350 @@
+// The steps that touch files: RUN (sandbox on the overlay), COPY/ADD (a new layer
+// directory written directly) and WORKDIR (a directory made when the image lacks it).
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "builder.hpp"
+#include "cairn/base/digest.hpp"
+#include "cairn/base/error.hpp"
+#include "cairn/base/sys.hpp"
+#include "cairn/build/image_config.hpp"
+#include "cairn/sandbox/identity.hpp"
+#include "copy_paths.hpp"
+
+namespace cairn::build {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string trimmed(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\n");
+  const auto e = s.find_last_not_of(" \t\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::string chomped(const frontend::Heredoc& h) {
+  if (!h.chomp) return h.content;
+  std::string out;
+  bool line_start = true;
+  for (char c : h.content) {
+    if (line_start && c == '\t') continue;
+    line_start = c == '\n';
+    out += c;
+  }
+  return out;
+}
+
+// A heredoc that is the whole command ("RUN <<EOF"): BuildKit runs its body as a script.
+bool heredoc_is_command(const frontend::RunInstruction& run) {
+  if (run.heredocs.size() != 1 || run.command.args.empty()) return false;
+  const std::string cmd = trimmed(run.command.args.front());
+  return cmd.rfind("<<", 0) == 0 && cmd.find_first_of(" \t") == std::string::npos;
+}
+
+std::vector<std::string> shell_of(const json& config) {
+  const json c = config.value("config", json::object());
+  if (c.contains("Shell") && c["Shell"].is_array() && !c["Shell"].empty())
+    return c["Shell"].get<std::vector<std::string>>();
+  return {"/bin/sh", "-c"};
+}
+
+std::string joined_dir(const std::string& workdir, const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  return (workdir.empty() ? "/" : workdir) + (workdir.empty() || workdir.back() == '/' ? "" : "/") + path;
+}
+
+std::string workdir_of(const json& config) {
+  const std::string w = config.value("config", json::object()).value("WorkingDir", "");
+  return w.empty() ? "/" : w;
+}
+
+// The contents of a file of the image ("" when it has none).
+std::string read_image_file(const overlay::Stack& image, const std::string& path) {
+  const auto r = image.lookup(resolve_in_image(image, path, true));
+  if (!r || !S_ISREG(r->attr.mode)) return {};
+  const int fd = sys::try_openat2(image.root_fd(r->data_layer), r->path, O_RDONLY,
+                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  if (fd < 0) return {};
+  const UniqueFd file(fd);
+  return sys::read_all(file.get(), path);
+}
+
+bool is_number(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// --chown as docker reads it: a name or id, optionally ":group"; without a group the gid is
+// the uid's number (docker's documented rule), names resolved in the image's files.
+std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::Stack& image) {
+  const auto colon = spec.find(':');
+  const std::string user = spec.substr(0, colon);
+  const std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  const std::string passwd = is_number(user) && (group.empty() || is_number(group))
+                                 ? "" : read_image_file(image, "/etc/passwd");
+  const std::string groups = group.empty() || is_number(group) ? "" : read_image_file(image, "/etc/group");
+  const sandbox::User u = with_context("--chown=" + spec, [&] {
+    return sandbox::resolve_user(group.empty() ? user : user + ":" + group, passwd, groups);
+  });
+  return {u.uid, group.empty() ? static_cast<gid_t>(u.uid) : u.gid};
+}
+
+mode_t parse_chmod(const std::string& text) {
+  if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
+    throw Error("--chmod=" + text + ": not an octal mode (such as 0755)");
+  return static_cast<mode_t>(std::stoul(text, nullptr, 8));
+}
+
+bool dest_names_directory(const std::string& dest) {
+  if (dest.empty()) return false;
+  if (dest.back() == '/') return true;
+  return dest == "." || dest == ".." || (dest.size() >= 2 && dest.compare(dest.size() - 2, 2, "/.") == 0);
+}
+
+}  // namespace
+
+fs::path Builder::new_scratch(const std::string& purpose) {
+  if (!temp_) {
+    temp_ = store_.make_temp("build");
+    watch_.emplace(temp_->path().string());
+  }
+  const fs::path dir = temp_->path() / fmt::format("{}-{}", purpose, ++scratch_count_);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::unique_ptr<overlay::Stack> Builder::image_stack(const ImageState& state) {
+  const std::vector<layer::LayerDir> dirs = layer_dirs_of(store_, state);
+  if (!dirs.empty()) return std::make_unique<overlay::Stack>(dirs, std::nullopt);
+  const fs::path empty = store_.root() / "cairn/empty";
+  std::error_code ec;
+  fs::create_directories(empty, ec);
+  return std::make_unique<overlay::Stack>(
+      std::vector<overlay::LayerSource>{{empty, overlay::Format::kernel}}, false);
+}
+
+std::optional<store::LayerBlob> Builder::commit(const layer::LayerDir& dir, const ImageState& below) {
+  store::PackOptions pack;
+  pack.source_date_epoch = options_.source_date_epoch;
+  return store::add_layer(store_, dir, layer_dirs_of(store_, below), pack);
+}
+
+// ---- RUN -------------------------------------------------------------------------------
+
+RunRequest Builder::run_request(const ImageState& state, const StepInput& input,
+                                const std::string& scratch) {
+  const auto& run = std::get<frontend::RunInstruction>(input.expanded->instruction.value);
+  RunRequest request;
+  if (run.command.exec_form) {
+    request.argv = run.command.args;
+  } else {
+    std::string cmd = run.command.args.empty() ? "" : run.command.args.front();
+    if (heredoc_is_command(run)) {
+      cmd = chomped(run.heredocs.front());
+    } else {
+      for (const auto& h : run.heredocs) cmd += "\n" + chomped(h) + h.name;
+    }
+    request.argv = shell_of(state.config);
+    request.argv.push_back(cmd);
+  }
+  const auto env = env_of(state.config);
+  bool has_path = false;
+  for (const auto& [k, v] : env) {
+    request.env.push_back(k + "=" + v);
+    has_path = has_path || k == "PATH";
+  }
+  if (!has_path) request.env.insert(request.env.begin(), "PATH=" + std::string(sandbox::kDefaultPath));
+  for (const auto& kv : *input.expanded->args) {  // build args, unless ENV sets the name
+    bool shadowed = false;
+    for (const auto& [k, v] : env) shadowed = shadowed || k == kv.key;
+    if (!shadowed) request.env.push_back(kv.key + "=" + kv.value);
+  }
+  request.cwd = workdir_of(state.config);
+  request.user = state.config.value("config", json::object()).value("User", "");
+  request.network = options_.network;
+  if (run.network == "none") request.network = sandbox::Network::none;
+  if (run.network == "host") request.network = sandbox::Network::host;
+  request.show_output = options_.progress != ProgressMode::quiet;
+  add_run_mounts(request, state, run, scratch);
+  return request;
+}
+
+void Builder::add_run_mounts(RunRequest& request, const ImageState& state,
+                             const frontend::RunInstruction& run, const std::string& scratch) {
+  (void)state;
+  for (const frontend::MountSpec& m : run.mounts) {
+    const std::string target = m.target.empty() ? "" : joined_dir(request.cwd, m.target);
+    switch (m.type) {
+      case frontend::MountType::cache: {
+        const std::string id = m.id.value_or(target);
+        const fs::path dir = store_.root() / "cairn/cache-mounts" / sha256_hex(id).substr(0, 32);
+        fs::create_directories(dir);
+        request.binds.push_back({dir, target, m.readonly});
+        request.mount_points.directories.push_back(target);
+        break;
+      }
+      case frontend::MountType::tmpfs:
+        request.tmpfs.push_back({target, static_cast<unsigned long long>(m.size.value_or(0))});
+        request.mount_points.directories.push_back(target);
+        break;
+      case frontend::MountType::bind: {
+        if (m.from)
+          throw Error("RUN --mount=" + m.raw + ": from= is not supported yet (bind from the "
+                      "context works)");
+        if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
+        const fs::path source = *options_.context / clean_relative(m.source.value_or(""));
+        std::error_code ec;
+        if (!fs::exists(source, ec))
+          throw Error("RUN --mount=" + m.raw + ": " + clean_relative(m.source.value_or(".")) +
+                      " is not in the build context");
+        // Writes to a read-write bind would reach the context; docker discards them: so
+        // the context is always mounted read-only here.
+        request.binds.push_back({source, target, true});
+        if (fs::is_directory(source, ec))
+          request.mount_points.directories.push_back(target);
+        else
+          request.mount_points.files.push_back(target);
+        break;
+      }
+      case frontend::MountType::secret: {
+        const std::string id = m.id.value_or(m.target.empty() ? "" : fs::path(m.target).filename().string());
+        const std::string at = m.target.empty() ? "/run/secrets/" + id : target;
+        const Secret* found = nullptr;
+        for (const Secret& s : options_.secrets)
+          if (s.id == id) found = &s;
+        if (!found) {
+          if (m.required) throw Error("RUN --mount=" + m.raw + ": no --secret id=" + id + " was given");
+          continue;
+        }
+        if (m.env) request.env.push_back(*m.env + "=" + sys::read_file(found->source.string()));
+        if (m.env && m.target.empty()) continue;
+        request.binds.push_back({fs::absolute(found->source), at, true});
+        request.mount_points.files.push_back(at);
+        break;
+      }
+      case frontend::MountType::ssh:
+        if (m.required) throw Error("RUN --mount=" + m.raw + ": ssh agent forwarding is not supported yet");
+        break;
+    }
+  }
+  (void)scratch;
+}
+
+void Builder::run_instruction(ImageState& state, const StepInput& input) {
+  const sandbox::Identity& identity = namespace_.enter();
+  const fs::path scratch = new_scratch("run");
+  const RunRequest request = run_request(state, input, scratch.string());
+  const layer::LayerDir upper{scratch / "upper"};
+  progress_.step_output_follows();
+  const RunOutcome outcome = run_step(identity, layer_dirs_of(store_, state), request, upper,
+                                      scratch, store_.root() / "cairn/cache");
+  const std::string shown = fmt::format("{}", fmt::join(request.argv, " "));
+  if (!outcome.error.empty()) throw Error("RUN " + shown + ": " + outcome.error);
+  if (outcome.status != 0)
+    throw Error(fmt::format("RUN {}: the command failed with exit status {}", shown, outcome.status));
+  const auto& run = std::get<frontend::RunInstruction>(input.expanded->instruction.value);
+  std::string created_by = "RUN " + shown;
+  if (run.command.exec_form) created_by = frontend::render_instruction(input.expanded->instruction);
+  record_step(state, created_by, input.created,
+              outcome.changed ? commit(upper, state) : std::nullopt);
+}
+
+// ---- COPY / ADD ------------------------------------------------------------------------
+
+const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy, std::string& from_key) {
+  if (copy.from) {
+    const std::string& ref = *copy.from;
+    for (const frontend::Stage& s : description_.stages) {
+      if ((s.name && *s.name == ref) || std::to_string(s.index) == ref) {
+        const StageResult& r = results_.at(s.index);
+        from_key = r.key;
+        auto& stack = stacks_[r.key];
+        if (!stack) stack = image_stack(r.state);
+        return trees_[r.key] = SourceTree{stack.get(), nullptr, false, "stage " + s.display_name()};
+      }
+    }
+    const StageResult image = image_base(ref);
+    from_key = image.key;
+    auto& stack = stacks_[image.key];
+    if (!stack) stack = image_stack(image.state);
+    return trees_[image.key] = SourceTree{stack.get(), nullptr, false, "image " + ref};
+  }
+  if (!options_.context)
+    throw Error("COPY and ADD need a build context; `cairn build -` has none")
+        .hint("give a directory as the context: cairn build -f - DIR");
+  auto& stack = stacks_["context"];
+  if (!stack) {
+    stack = std::make_unique<overlay::Stack>(
+        std::vector<overlay::LayerSource>{{*options_.context, overlay::Format::kernel}}, false);
+    if (const auto file = frontend::find_ignore_file(*options_.context, options_.dockerfile_path))
+      ignore_ = with_context(".dockerignore " + file->string(),
+                             [&] { return frontend::IgnoreMatcher::parse(sys::read_file(file->string())); });
+  }
+  return trees_["context"] = SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
+}
+
+json Builder::copy_key(const StageResult& current, const StepInput& input) {
+  const auto& copy = std::get<frontend::CopyInstruction>(input.expanded->instruction.value);
+  std::string from_key;
+  const SourceTree* tree = nullptr;
+  CopyRequest request;
+  request.sources = copy.sources;
+  if (!copy.heredocs.empty()) {
+    const fs::path dir = new_scratch("heredoc");
+    request.sources.clear();
+    for (const auto& h : copy.heredocs) {
+      sys::write_file_atomic((dir / h.name).string(), chomped(h), 0644);
+      request.sources.push_back(h.name);
+    }
+    auto& stack = stacks_[dir.string()];
+    stack = std::make_unique<overlay::Stack>(
+        std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
+    tree = &(trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "heredoc"});
+  } else {
+    tree = &copy_source(copy, from_key);
+  }
+  const std::string workdir = workdir_of(current.state.config);
+  request.destination = joined_dir(workdir, copy.destination);
+  request.destination_is_dir = dest_names_directory(copy.destination) || copy.sources.size() > 1;
+  request.is_add = copy.is_add;
+  request.parents = copy.parents;
+  request.excludes = copy.excludes;
+  auto& image = stacks_["image " + current.key];
+  image = image_stack(current.state);
+  if (copy.chown) std::tie(request.uid, request.gid) = resolve_chown(*copy.chown, *image);
+  if (copy.chmod) request.chmod = parse_chmod(*copy.chmod);
+  pending_plan_ = plan_copy(request, *tree, *image);
+  pending_tree_ = tree;
+  return {{"from", from_key}, {"plan", plan_digest(*pending_plan_, *tree, tree->is_context)}};
+}
+
+void Builder::copy_instruction(ImageState& state, const StepInput& input) {
+  const fs::path scratch = new_scratch("copy");
+  const layer::LayerDir dir{scratch / "layer"};
+  write_copy(*pending_plan_, *pending_tree_, dir);
+  record_step(state, frontend::render_instruction(input.expanded->instruction), input.created,
+              commit(dir, state));
+}
+
+// ---- WORKDIR ---------------------------------------------------------------------------
+
+void Builder::workdir_instruction(ImageState& state, const StepInput& input) {
+  StageState unused;
+  apply_to_config(state.config["config"], input.expanded->instruction, unused);
+  const std::string path = workdir_of(state.config);
+  const auto image = image_stack(state);
+  std::optional<store::LayerBlob> layer;
+  if (path != "/" && !image->lookup(resolve_in_image(*image, path, true))) {
+    const fs::path scratch = new_scratch("workdir");
+    const layer::LayerDir dir{scratch / "layer"};
+    write_copy(plan_mkdir(path, *image, 0, 0), SourceTree{image.get(), nullptr, false, "image"}, dir);
+    layer = commit(dir, state);
+  }
+  record_step(state, "WORKDIR " + path, input.created, layer);
+}
+
+}  // namespace cairn::build
