@@ -34,6 +34,13 @@ Builder::~Builder() {
 
 namespace {
 
+// BuildKit makes sure every stage has a PATH: a base without one gets docker's default.
+void ensure_path(json& config) {
+  for (const auto& [key, value] : env_of(config))
+    if (key == "PATH") return;
+  config["config"]["Env"].push_back("PATH=" + std::string(sandbox::kDefaultPath));
+}
+
 std::vector<frontend::KeyValue> key_values(const json& config) {
   std::vector<frontend::KeyValue> out;
   for (auto& [k, v] : env_of(config)) out.push_back({k, v});
@@ -94,8 +101,11 @@ frontend::Stage Builder::with_triggers(const frontend::Stage& stage, json& confi
 
 void Builder::build_stage(int index) {
   const frontend::Stage& declared = description_.stages.at(index);
-  stage_name_ = description_.order.size() > 1 ? declared.display_name() + " " : "";
+  stage_name_ = description_.order.size() <= 1 ? ""
+                : declared.name ? *declared.name + " "
+                                : fmt::format("stage-{} ", declared.index);
   StageResult current = with_context("FROM " + declared.base, [&] { return base_of(declared); });
+  ensure_path(current.state.config);
   const frontend::Stage stage = with_triggers(declared, current.state.config);
   const frontend::ExpandedStage expanded = frontend::expand_stage(
       file_, description_, stage, key_values(current.state.config), options_.stage_options);

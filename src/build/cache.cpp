@@ -11,9 +11,14 @@ namespace cairn::build {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Changes whenever what a step produces from the same inputs changes (a fix in how cairn
+// builds), so that entries of an older cairn are not taken for this one's.
+constexpr std::string_view kCacheVersion = "cairn build cache 1";
+
 std::string step_key(const std::string& parent, const json& inputs) {
   // json dumps objects with sorted keys: the same inputs always give the same text.
-  return Sha256().update(parent).update("\n").update(inputs.dump()).hex_digest();
+  return Sha256().update(kCacheVersion).update("\n").update(parent).update("\n")
+      .update(inputs.dump()).hex_digest();
 }
 
 StepCache::StepCache(store::Store& store) : store_(store), dir_(store.root() / "cairn/build-cache") {

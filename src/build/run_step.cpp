@@ -1,6 +1,8 @@
 #include "run_step.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,12 +21,29 @@ const sandbox::Identity& Namespace::enter() {
   if (identity.fell_back) fmt::print(stderr, "cairn: notice: single-id mode ({})\n", identity.reason);
   ScopedTimer timer("build: user namespace");
   sandbox::enter_user_namespace(identity);
-  sandbox::block_forwarded_signals();  // before the overlay's threads exist
   identity_ = std::move(identity);
   return *identity_;
 }
 
 namespace {
+
+// While a RUN step runs, the signals cairn forwards (Ctrl-C among them) go to the sandbox,
+// which passes them on; they are blocked before the overlay's threads start, so that none
+// of those takes them. Between steps they act on cairn as usual (a killed build leaves
+// nothing: its scratch directory has a watcher).
+class ForwardedSignals {
+ public:
+  ForwardedSignals() {
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &saved_);
+    sandbox::block_forwarded_signals();
+  }
+  ~ForwardedSignals() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  ForwardedSignals(const ForwardedSignals&) = delete;
+  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
+
+ private:
+  sigset_t saved_{};
+};
 
 overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
                                     const RunRequest& request, const layer::LayerDir& upper,
@@ -114,6 +133,7 @@ RunOutcome run_step(const sandbox::Identity& identity, const std::vector<layer::
   RunOutcome outcome;
   {
     ScopedTimer timer("build: RUN");
+    ForwardedSignals signals;
     ServedMount mount(mount_options(lowers, request, upper, scratch, identity.mode), rootfs);
     const sandbox::Spec spec = spec_for(request, rootfs, scratch, identity, cache_dir);
     OverlayRecorder recorder;
