@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build cairn, and show what it does today on the
-# example Dockerfile and on a busybox base image made offline — all without root once the
-# packages are installed.
+# The main job: install dependencies, build cairn, make a busybox base image offline, build
+# the example Dockerfile on it with cairn build and run the result — all without root once
+# the packages are installed.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/tools/install-deps.sh" --demo
@@ -28,6 +28,18 @@ echo "== a busybox base image, made offline from Debian's busybox-static"
 echo "saved $(stat -c %s "$work/busybox-image.tar") bytes (load it with docker load, podman load or skopeo):"
 tar -tvf "$work/busybox-image.tar"
 "$cairn" --root "$store" store verify
+echo
+echo "== cairn build: examples/busybox on that base, then the same build again (cached)"
+if [ -r /dev/fuse ] && [ -w /dev/fuse ] && unshare -Urm true 2>/dev/null; then
+  "$cairn" --root "$store" build --progress plain -t hello "$src/examples/busybox"
+  "$cairn" --root "$store" build --progress plain -t hello "$src/examples/busybox"
+  "$cairn" --root "$store" run --rm hello
+  "$cairn" --root "$store" history hello
+  "$cairn" --root "$store" save -o "$work/hello.tar" hello
+  echo "saved hello: $(stat -c %s "$work/hello.tar") bytes, for docker load / podman load"
+else
+  echo "(skipped: needs read-write /dev/fuse and unprivileged user namespaces)"
+fi
 echo
 echo "== cairn mount: the image through cairn's FUSE overlay, changes into a layer directory"
 if [ -r /dev/fuse ] && [ -w /dev/fuse ] && unshare -Urm true 2>/dev/null; then

@@ -111,7 +111,9 @@ void Builder::build_stage(int index) {
       file_, description_, stage, key_values(current.state.config), options_.stage_options);
   const std::size_t total = expanded.steps.size() + 1;
   stage_cmd_set_ = false;
-  progress_.step_started(fmt::format("{}1/{}", stage_name_, total), render_instruction(stage.from));
+  std::string from = "FROM " + (stage.base.empty() ? std::string("scratch") : stage.base);
+  if (stage.name) from += " AS " + *stage.name;
+  progress_.step_started(fmt::format("{}1/{}", stage_name_, total), from);
   progress_.step_done();
   for (std::size_t i = 0; i < expanded.steps.size(); ++i) {
     const frontend::ExpandedInstruction& step_ins = expanded.steps[i];
