@@ -139,7 +139,13 @@ json Builder::key_inputs(const StageResult& current, const StepInput& input) {
   inputs["args"] = std::move(args);
   if (const auto* run = std::get_if<frontend::RunInstruction>(&e.instruction.value)) {
     json mounts = json::array();
-    for (const auto& m : run->mounts) mounts.push_back(m.raw);
+    for (const auto& m : run->mounts) {
+      mounts.push_back(m.raw);
+      if (m.type == frontend::MountType::bind && m.from && *m.from != "context") {
+        std::string label;
+        mounts.push_back(source_state(*m.from, label).key);  // what the bind shows
+      }
+    }
     inputs["mounts"] = std::move(mounts);
     inputs["network"] = run->network.value_or(
         options_.network == sandbox::Network::none ? "none" : "default");

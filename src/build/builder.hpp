@@ -62,9 +62,12 @@ class Builder {
   void copy_instruction(ImageState& state, const StepInput& input);
   void workdir_instruction(ImageState& state, const StepInput& input);
   nlohmann::json copy_key(const StageResult& current, const StepInput& input);
-  RunRequest run_request(const ImageState& state, const StepInput& input, const std::string& scratch);
-  void add_run_mounts(RunRequest& request, const ImageState& state,
-                      const frontend::RunInstruction& run, const std::string& scratch);
+  RunRequest run_request(const ImageState& state, const StepInput& input);
+  void add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
+                      const std::string& scratch, const sandbox::Identity& identity,
+                      std::vector<std::unique_ptr<ServedMount>>& held);
+  // COPY --from and RUN --mount from=: a stage by name or index, else an image.
+  StageResult source_state(const std::string& ref, std::string& label);
   const SourceTree& copy_source(const frontend::CopyInstruction& copy, std::string& from_key);
   std::unique_ptr<overlay::Stack> image_stack(const ImageState& state);
   std::optional<store::LayerBlob> commit(const layer::LayerDir& dir, const ImageState& below);

@@ -15,6 +15,31 @@
 namespace cairn::build {
 namespace fs = std::filesystem;
 
+ForwardedSignals::ForwardedSignals() {
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &saved_);
+  sandbox::block_forwarded_signals();
+}
+
+ForwardedSignals::~ForwardedSignals() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+
+std::unique_ptr<ServedMount> mount_read_only(const std::vector<layer::LayerDir>& layers,
+                                             const fs::path& at, sandbox::IdMode mode) {
+  overlay::MountOptions options;
+  for (const layer::LayerDir& dir : layers) options.lowers.push_back({dir.path, overlay::Format::cairn});
+  if (options.lowers.empty()) {  // FROM scratch: an empty tree
+    fs::create_directories(at.parent_path() / "empty");
+    options.lowers.push_back({at.parent_path() / "empty", overlay::Format::kernel});
+  }
+  options.read_only = true;
+  options.fsname = "cairn";
+  if (mode == sandbox::IdMode::single) {
+    options.shown_uid = 0;
+    options.shown_gid = 0;
+  }
+  fs::create_directories(at);
+  return std::make_unique<ServedMount>(std::move(options), at);
+}
+
 const sandbox::Identity& Namespace::enter() {
   if (identity_) return *identity_;
   sandbox::Identity identity = sandbox::choose_identity(choice_, sandbox::probe_host());
@@ -26,24 +51,6 @@ const sandbox::Identity& Namespace::enter() {
 }
 
 namespace {
-
-// While a RUN step runs, the signals cairn forwards (Ctrl-C among them) go to the sandbox,
-// which passes them on; they are blocked before the overlay's threads start, so that none
-// of those takes them. Between steps they act on cairn as usual (a killed build leaves
-// nothing: its scratch directory has a watcher).
-class ForwardedSignals {
- public:
-  ForwardedSignals() {
-    ::pthread_sigmask(SIG_BLOCK, nullptr, &saved_);
-    sandbox::block_forwarded_signals();
-  }
-  ~ForwardedSignals() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
-  ForwardedSignals(const ForwardedSignals&) = delete;
-  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
-
- private:
-  sigset_t saved_{};
-};
 
 overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
                                     const RunRequest& request, const layer::LayerDir& upper,

@@ -2,7 +2,10 @@
 // its upper the new layer.
 #pragma once
 
+#include <signal.h>
+
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +29,26 @@ class Namespace {
   sandbox::IdModeChoice choice_;
   std::optional<sandbox::Identity> identity_;
 };
+
+// While a RUN step runs, the signals cairn forwards (Ctrl-C among them) go to the sandbox,
+// which passes them on; they are blocked before the overlay's threads start, so that none
+// of those takes them. Between steps they act on cairn as usual (a killed build leaves
+// nothing: its scratch directory has a watcher). Nests.
+class ForwardedSignals {
+ public:
+  ForwardedSignals();
+  ~ForwardedSignals();
+  ForwardedSignals(const ForwardedSignals&) = delete;
+  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
+
+ private:
+  sigset_t saved_{};
+};
+
+// A read-only overlay of `layers` (top-most first) at `at`, served while it lives: what
+// RUN --mount=type=bind,from=STAGE binds from.
+std::unique_ptr<ServedMount> mount_read_only(const std::vector<layer::LayerDir>& layers,
+                                             const std::filesystem::path& at, sandbox::IdMode mode);
 
 struct RunRequest {
   std::vector<std::string> argv;

@@ -135,8 +135,7 @@ std::optional<store::LayerBlob> Builder::commit(const layer::LayerDir& dir, cons
 
 // ---- RUN -------------------------------------------------------------------------------
 
-RunRequest Builder::run_request(const ImageState& state, const StepInput& input,
-                                const std::string& scratch) {
+RunRequest Builder::run_request(const ImageState& state, const StepInput& input) {
   const auto& run = std::get<frontend::RunInstruction>(input.expanded->instruction.value);
   RunRequest request;
   if (run.command.exec_form) {
@@ -169,13 +168,12 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input,
   if (run.network == "none") request.network = sandbox::Network::none;
   if (run.network == "host") request.network = sandbox::Network::host;
   request.show_output = options_.progress != ProgressMode::quiet;
-  add_run_mounts(request, state, run, scratch);
   return request;
 }
 
-void Builder::add_run_mounts(RunRequest& request, const ImageState& state,
-                             const frontend::RunInstruction& run, const std::string& scratch) {
-  (void)state;
+void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
+                             const std::string& scratch, const sandbox::Identity& identity,
+                             std::vector<std::unique_ptr<ServedMount>>& held) {
   for (const frontend::MountSpec& m : run.mounts) {
     const std::string target = m.target.empty() ? "" : joined_dir(request.cwd, m.target);
     switch (m.type) {
@@ -192,15 +190,22 @@ void Builder::add_run_mounts(RunRequest& request, const ImageState& state,
         request.mount_points.directories.push_back(target);
         break;
       case frontend::MountType::bind: {
-        if (m.from)
-          throw Error("RUN --mount=" + m.raw + ": from= is not supported yet (bind from the "
-                      "context works)");
-        if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
-        const fs::path source = *options_.context / clean_relative(m.source.value_or(""));
+        fs::path root;
+        if (m.from && *m.from != "context") {
+          std::string label;
+          const StageResult from = source_state(*m.from, label);
+          const fs::path at = fs::path(scratch) / fmt::format("from-{}", held.size()) / "rootfs";
+          held.push_back(mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
+          root = at;
+        } else {
+          if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
+          root = *options_.context;
+        }
+        const fs::path source = root / clean_relative(m.source.value_or(""));
         std::error_code ec;
-        if (!fs::exists(source, ec))
-          throw Error("RUN --mount=" + m.raw + ": " + clean_relative(m.source.value_or(".")) +
-                      " is not in the build context");
+        if (!fs::exists(fs::symlink_status(source, ec)))
+          throw Error("RUN --mount=" + m.raw + ": /" + clean_relative(m.source.value_or("")) +
+                      " does not exist in " + (m.from ? *m.from : std::string("the build context")));
         // Writes to a read-write bind would reach the context; docker discards them: so
         // the context is always mounted read-only here.
         request.binds.push_back({source, target, true});
@@ -231,13 +236,16 @@ void Builder::add_run_mounts(RunRequest& request, const ImageState& state,
         break;
     }
   }
-  (void)scratch;
 }
 
 void Builder::run_instruction(ImageState& state, const StepInput& input) {
   const sandbox::Identity& identity = namespace_.enter();
   const fs::path scratch = new_scratch("run");
-  const RunRequest request = run_request(state, input, scratch.string());
+  const ForwardedSignals signals;  // before any overlay's threads start
+  std::vector<std::unique_ptr<ServedMount>> held;  // RUN --mount bind sources from stages
+  RunRequest request = run_request(state, input);
+  add_run_mounts(request, std::get<frontend::RunInstruction>(input.expanded->instruction.value),
+                 scratch.string(), identity, held);
   const layer::LayerDir upper{scratch / "upper"};
   progress_.step_output_follows();
   const RunOutcome outcome = run_step(identity, layer_dirs_of(store_, state), request, upper,
@@ -255,23 +263,25 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
 
 // ---- COPY / ADD ------------------------------------------------------------------------
 
+StageResult Builder::source_state(const std::string& ref, std::string& label) {
+  for (const frontend::Stage& stage : description_.stages) {
+    if ((stage.name && *stage.name == ref) || std::to_string(stage.index) == ref) {
+      label = "stage " + stage.display_name();
+      return results_.at(stage.index);
+    }
+  }
+  label = "image " + ref;
+  return image_base(ref);
+}
+
 const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy, std::string& from_key) {
   if (copy.from) {
-    const std::string& ref = *copy.from;
-    for (const frontend::Stage& s : description_.stages) {
-      if ((s.name && *s.name == ref) || std::to_string(s.index) == ref) {
-        const StageResult& r = results_.at(s.index);
-        from_key = r.key;
-        auto& stack = stacks_[r.key];
-        if (!stack) stack = image_stack(r.state);
-        return trees_[r.key] = SourceTree{stack.get(), nullptr, false, "stage " + s.display_name()};
-      }
-    }
-    const StageResult image = image_base(ref);
-    from_key = image.key;
-    auto& stack = stacks_[image.key];
-    if (!stack) stack = image_stack(image.state);
-    return trees_[image.key] = SourceTree{stack.get(), nullptr, false, "image " + ref};
+    std::string label;
+    const StageResult source = source_state(*copy.from, label);
+    from_key = source.key;
+    auto& stack = stacks_[source.key];
+    if (!stack) stack = image_stack(source.state);
+    return trees_[source.key] = SourceTree{stack.get(), nullptr, false, label};
   }
   if (!options_.context)
     throw Error("COPY and ADD need a build context; `cairn build -` has none")
