@@ -141,11 +141,13 @@ json Builder::key_inputs(const StageResult& current, const StepInput& input) {
     json mounts = json::array();
     for (const auto& m : run->mounts) {
       mounts.push_back(m.raw);
-      if (m.type == frontend::MountType::bind && m.from && *m.from != "context") {
-        std::string label;
-        mounts.push_back(source_state(*m.from, label).key);  // what the bind shows
-      }
+      if (m.type != frontend::MountType::bind) continue;
+      std::string label;  // what the bind shows: a stage's key, or the context's content
+      mounts.push_back(m.from && *m.from != "context" ? source_state(*m.from, label).key
+                                                      : context_digest(m.source.value_or("")));
     }
+    // A USER other than root runs as root in single-id mode: the modes may differ.
+    inputs["userns"] = sandbox::to_string(namespace_.identity().mode);
     inputs["mounts"] = std::move(mounts);
     inputs["network"] = run->network.value_or(
         options_.network == sandbox::Network::none ? "none" : "default");
@@ -204,15 +206,21 @@ void Builder::execute(ImageState& state, const StepInput& input) {
 
 namespace {
 
+// -o: the archive names the image by this build's tags (by its ID when there are none).
 void write_outputs(store::Store& store, const std::string& image_id,
-                   const std::vector<OutputSpec>& outputs) {
+                   const std::vector<std::string>& tags, const std::vector<OutputSpec>& outputs) {
+  const std::vector<std::string> images = tags.empty() ? std::vector<std::string>{image_id} : tags;
   for (const OutputSpec& o : outputs) {
     const auto format = store::parse_save_format(o.type);
     if (!format) throw Error("-o type=" + o.type + ": not an output type (hybrid, docker, oci)");
-    const std::string temp = o.dest.string() + ".cairn-tmp";
-    {
+    const std::string temp = o.dest.string() + ".cairn-partial";
+    try {
       const UniqueFd out = sys::open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      store::save_images(store, {image_id}, *format, out.get());
+      store::save_images(store, images, *format, out.get());
+      if (::fsync(out.get()) != 0) throw_errno("fsync", temp, errno);
+    } catch (...) {
+      ::unlink(temp.c_str());
+      throw;
     }
     if (::rename(temp.c_str(), o.dest.c_str()) != 0) throw_errno("rename", temp, errno);
   }
@@ -244,7 +252,7 @@ BuildResult build_image(store::Store& store, const BuildOptions& options) {
   result.image_id = store::image_config_digest(store, result.image);
   result.steps = builder.steps();
   result.cached_steps = builder.cached();
-  write_outputs(store, result.image_id, options.outputs);
+  with_context("-o", [&] { write_outputs(store, result.image_id, options.tags, options.outputs); });
   builder.progress().finished(result.image_id, options.tags, result.steps, result.cached_steps);
   return result;
 }

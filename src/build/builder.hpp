@@ -69,6 +69,9 @@ class Builder {
   // COPY --from and RUN --mount from=: a stage by name or index, else an image.
   StageResult source_state(const std::string& ref, std::string& label);
   const SourceTree& copy_source(const frontend::CopyInstruction& copy, std::string& from_key);
+  const SourceTree& context_tree();
+  // A digest of a context path's content (a RUN bind mount's share of the step's key).
+  std::string context_digest(const std::string& source);
   std::unique_ptr<overlay::Stack> image_stack(const ImageState& state);
   std::optional<store::LayerBlob> commit(const layer::LayerDir& dir, const ImageState& below);
   std::filesystem::path new_scratch(const std::string& purpose);

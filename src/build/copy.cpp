@@ -116,7 +116,9 @@ class Planner {
           .hint(tree_.is_context ? "the path is relative to the build context; check it and "
                                    ".dockerignore"
                                  : "check the path in that stage or image");
-    const bool into_dir = dest_is_dir || found.size() > 1 || has_wildcard(pattern);
+    // BuildKit: several matches go into the destination as a directory; a single one
+    // follows the destination's own rule.
+    const bool into_dir = dest_is_dir || found.size() > 1;
     for (const std::string& path : found) {
       const auto resolved = tree_.stack->lookup(path);
       if (!resolved) continue;

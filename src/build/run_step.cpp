@@ -40,14 +40,19 @@ std::unique_ptr<ServedMount> mount_read_only(const std::vector<layer::LayerDir>&
   return std::make_unique<ServedMount>(std::move(options), at);
 }
 
-const sandbox::Identity& Namespace::enter() {
-  if (identity_) return *identity_;
-  sandbox::Identity identity = sandbox::choose_identity(choice_, sandbox::probe_host());
-  if (identity.fell_back) fmt::print(stderr, "cairn: notice: single-id mode ({})\n", identity.reason);
-  ScopedTimer timer("build: user namespace");
-  sandbox::enter_user_namespace(identity);
-  identity_ = std::move(identity);
+const sandbox::Identity& Namespace::identity() {
+  if (!identity_) identity_ = sandbox::choose_identity(choice_, sandbox::probe_host());
   return *identity_;
+}
+
+const sandbox::Identity& Namespace::enter() {
+  const sandbox::Identity& chosen = identity();
+  if (entered_) return chosen;
+  if (chosen.fell_back) fmt::print(stderr, "cairn: notice: single-id mode ({})\n", chosen.reason);
+  ScopedTimer timer("build: user namespace");
+  sandbox::enter_user_namespace(chosen);
+  entered_ = true;
+  return chosen;
 }
 
 namespace {

@@ -22,12 +22,15 @@ namespace cairn::build {
 class Namespace {
  public:
   explicit Namespace(sandbox::IdModeChoice choice) : choice_(choice) {}
+  // The mapping it has or will have (decided once, without entering).
+  const sandbox::Identity& identity();
   // Enters it if not yet done; prints the single-id notice once.
   const sandbox::Identity& enter();
 
  private:
   sandbox::IdModeChoice choice_;
   std::optional<sandbox::Identity> identity_;
+  bool entered_ = false;
 };
 
 // While a RUN step runs, the signals cairn forwards (Ctrl-C among them) go to the sandbox,

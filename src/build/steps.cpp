@@ -78,8 +78,8 @@ bool is_number(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-// --chown as docker reads it: a name or id, optionally ":group"; without a group the gid is
-// the uid's number (docker's documented rule), names resolved in the image's files.
+// --chown as BuildKit reads it: a name or id, optionally ":group", names resolved in the
+// image's own /etc/passwd and /etc/group.
 std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::Stack& image) {
   const auto colon = spec.find(':');
   const std::string user = spec.substr(0, colon);
@@ -90,7 +90,19 @@ std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::St
   const sandbox::User u = with_context("--chown=" + spec, [&] {
     return sandbox::resolve_user(group.empty() ? user : user + ":" + group, passwd, groups);
   });
-  return {u.uid, group.empty() ? static_cast<gid_t>(u.uid) : u.gid};
+  // Without a group, BuildKit takes a name's primary group from /etc/passwd and gives a
+  // number the same number as gid.
+  if (group.empty() && is_number(user)) return {u.uid, static_cast<gid_t>(u.uid)};
+  return {u.uid, u.gid};
+}
+
+// USER as the sandbox resolves it (a user without a group gets its primary group).
+std::pair<uid_t, gid_t> resolve_user_spec(const std::string& spec, const overlay::Stack& image) {
+  const sandbox::User u = with_context("USER " + spec, [&] {
+    return sandbox::resolve_user(spec, read_image_file(image, "/etc/passwd"),
+                                 read_image_file(image, "/etc/group"));
+  });
+  return {u.uid, u.gid};
 }
 
 mode_t parse_chmod(const std::string& text) {
@@ -157,10 +169,16 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
     has_path = has_path || k == "PATH";
   }
   if (!has_path) request.env.insert(request.env.begin(), "PATH=" + std::string(sandbox::kDefaultPath));
-  for (const auto& kv : *input.expanded->args) {  // build args, unless ENV sets the name
+  std::vector<std::pair<std::string, std::string>> args;
+  for (const auto& kv : *input.expanded->args) args.emplace_back(kv.key, kv.value);
+  // The proxy variables reach RUN without an ARG, as in docker.
+  for (const auto& [name, value] : options_.stage_options.build_args)
+    if (value && frontend::is_predefined_arg(name)) args.emplace_back(name, *value);
+  for (const auto& [key, value] : args) {  // build args, unless ENV sets the name
     bool shadowed = false;
-    for (const auto& [k, v] : env) shadowed = shadowed || k == kv.key;
-    if (!shadowed) request.env.push_back(kv.key + "=" + kv.value);
+    for (const auto& [k, v] : env) shadowed = shadowed || k == key;
+    for (const auto& e : request.env) shadowed = shadowed || e.rfind(key + "=", 0) == 0;
+    if (!shadowed) request.env.push_back(key + "=" + value);
   }
   request.cwd = workdir_of(state.config);
   request.user = state.config.value("config", json::object()).value("User", "");
@@ -201,7 +219,12 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
           if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
           root = *options_.context;
         }
-        const fs::path source = root / clean_relative(m.source.value_or(""));
+        // Symlinks in the source resolve inside its root, never on the host.
+        const std::string inside =
+            m.from && *m.from != "context" ? clean_relative(m.source.value_or(""))
+                                           : resolve_in_image(*context_tree().stack,
+                                                              "/" + clean_relative(m.source.value_or("")), true);
+        const fs::path source = inside.empty() ? root : root / inside;
         std::error_code ec;
         if (!fs::exists(fs::symlink_status(source, ec)))
           throw Error("RUN --mount=" + m.raw + ": /" + clean_relative(m.source.value_or("")) +
@@ -286,6 +309,10 @@ const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy, st
   if (!options_.context)
     throw Error("COPY and ADD need a build context; `cairn build -` has none")
         .hint("give a directory as the context: cairn build -f - DIR");
+  return context_tree();
+}
+
+const SourceTree& Builder::context_tree() {
   auto& stack = stacks_["context"];
   if (!stack) {
     stack = std::make_unique<overlay::Stack>(
@@ -295,6 +322,18 @@ const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy, st
                              [&] { return frontend::IgnoreMatcher::parse(sys::read_file(file->string())); });
   }
   return trees_["context"] = SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
+}
+
+std::string Builder::context_digest(const std::string& source) {
+  if (!options_.context) return "no context";
+  CopyRequest request;
+  request.sources = {source.empty() ? "." : source};
+  request.destination = "/mount/";
+  request.destination_is_dir = true;
+  auto& empty = stacks_["empty image"];
+  if (!empty) empty = image_stack(scratch_state());
+  const SourceTree& tree = context_tree();
+  return plan_digest(plan_copy(request, tree, *empty), tree, true);
 }
 
 json Builder::copy_key(const StageResult& current, const StepInput& input) {
@@ -351,7 +390,10 @@ void Builder::workdir_instruction(ImageState& state, const StepInput& input) {
   if (path != "/" && !image->lookup(resolve_in_image(*image, path, true))) {
     const fs::path scratch = new_scratch("workdir");
     const layer::LayerDir dir{scratch / "layer"};
-    write_copy(plan_mkdir(path, *image, 0, 0), SourceTree{image.get(), nullptr, false, "image"}, dir);
+    // BuildKit gives a directory WORKDIR creates to the current USER.
+    const std::string user = state.config["config"].value("User", "");
+    const auto [uid, gid] = user.empty() ? std::pair<uid_t, gid_t>{0, 0} : resolve_user_spec(user, *image);
+    write_copy(plan_mkdir(path, *image, uid, gid), SourceTree{image.get(), nullptr, false, "image"}, dir);
     layer = commit(dir, state);
   }
   record_step(state, "WORKDIR " + path, input.created, layer);
