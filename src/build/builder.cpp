@@ -179,7 +179,12 @@ void Builder::step(StageResult& current, const StepInput& input) {
       return;
     }
   }
-  execute(current.state, input);
+  try {
+    execute(current.state, input);
+  } catch (...) {
+    progress_.step_failed();
+    throw;
+  }
   cache_.save(key, current.state);
   current.key = key;
   progress_.step_done();

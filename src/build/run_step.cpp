@@ -103,29 +103,23 @@ sandbox::Spec spec_for(const RunRequest& request, const fs::path& rootfs, const 
   return spec;
 }
 
-// The command's standard output goes where cairn's standard error goes (or nowhere) while
-// it runs: the sandbox's processes inherit descriptors 0-2 from this process.
+// The command's standard output and error go to `output_fd` (else cairn's standard error)
+// while it runs: the sandbox's processes inherit descriptors 0-2 from this process.
 class OutputRedirect {
  public:
-  explicit OutputRedirect(bool show) : saved_(sys::dup(1)) {
-    if (show) {
-      ::dup2(2, 1);
-      return;
-    }
-    const UniqueFd null = sys::open("/dev/null", O_WRONLY);
-    saved_err_ = sys::dup(2);
-    ::dup2(null.get(), 1);
-    ::dup2(null.get(), 2);
+  explicit OutputRedirect(int output_fd) : saved_out_(sys::dup(1)), saved_err_(sys::dup(2)) {
+    ::dup2(output_fd >= 0 ? output_fd : 2, 1);
+    if (output_fd >= 0) ::dup2(output_fd, 2);
   }
   ~OutputRedirect() {
-    ::dup2(saved_.get(), 1);
-    if (saved_err_) ::dup2(saved_err_.get(), 2);
+    ::dup2(saved_out_.get(), 1);
+    ::dup2(saved_err_.get(), 2);
   }
   OutputRedirect(const OutputRedirect&) = delete;
   OutputRedirect& operator=(const OutputRedirect&) = delete;
 
  private:
-  UniqueFd saved_;
+  UniqueFd saved_out_;
   UniqueFd saved_err_;
 };
 
@@ -151,7 +145,7 @@ RunOutcome run_step(const sandbox::Identity& identity, const std::vector<layer::
     OverlayRecorder recorder;
     sandbox::Outcome result;
     {
-      OutputRedirect redirect(request.show_output);
+      OutputRedirect redirect(request.output_fd);
       result = sandbox::run(spec, &recorder);
     }
     outcome.status = result.status;

@@ -62,7 +62,7 @@ struct RunRequest {
   std::vector<sandbox::BindMount> binds;
   std::vector<sandbox::TmpfsMount> tmpfs;
   ScaffoldPoints mount_points;   // RUN --mount targets, made in the scaffold layer
-  bool show_output = true;       // else the command's output goes to /dev/null
+  int output_fd = -1;            // the command's stdout and stderr; -1: cairn's stderr
 };
 
 struct RunOutcome {

@@ -185,7 +185,6 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
   request.network = options_.network;
   if (run.network == "none") request.network = sandbox::Network::none;
   if (run.network == "host") request.network = sandbox::Network::host;
-  request.show_output = options_.progress != ProgressMode::quiet;
   return request;
 }
 
@@ -270,9 +269,11 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   add_run_mounts(request, std::get<frontend::RunInstruction>(input.expanded->instruction.value),
                  scratch.string(), identity, held);
   const layer::LayerDir upper{scratch / "upper"};
-  progress_.step_output_follows();
+  OutputPump pump(progress_);
+  request.output_fd = pump.write_fd();
   const RunOutcome outcome = run_step(identity, layer_dirs_of(store_, state), request, upper,
                                       scratch, store_.root() / "cairn/cache");
+  pump.finish();
   const std::string shown = fmt::format("{}", fmt::join(request.argv, " "));
   if (!outcome.error.empty()) throw Error("RUN " + shown + ": " + outcome.error);
   if (outcome.status != 0)
