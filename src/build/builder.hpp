@@ -70,6 +70,9 @@ class Builder {
   StageResult source_state(const std::string& ref, std::string& label);
   const SourceTree& copy_source(const frontend::CopyInstruction& copy, std::string& from_key);
   const SourceTree& context_tree();
+  // ADD of URLs: the downloads as a tree of their own (`names` gets their file names).
+  const SourceTree& download_tree(const frontend::CopyInstruction& copy,
+                                  std::vector<std::string>& names);
   // A digest of a context path's content (a RUN bind mount's share of the step's key).
   std::string context_digest(const std::string& source);
   std::unique_ptr<overlay::Stack> image_stack(const ImageState& state);

@@ -4,6 +4,8 @@
 #include <linux/openat2.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -14,6 +16,7 @@
 #include "cairn/build/image_config.hpp"
 #include "cairn/sandbox/identity.hpp"
 #include "copy_paths.hpp"
+#include "download.hpp"
 
 namespace cairn::build {
 namespace fs = std::filesystem;
@@ -325,6 +328,20 @@ const SourceTree& Builder::context_tree() {
   return trees_["context"] = SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
 }
 
+const SourceTree& Builder::download_tree(const frontend::CopyInstruction& copy,
+                                         std::vector<std::string>& names) {
+  if (!std::all_of(copy.sources.begin(), copy.sources.end(), is_url))
+    throw Error("ADD with URLs and local files together is not supported; give each its own ADD");
+  const fs::path dir = new_scratch("download");
+  names.clear();
+  for (const std::string& url : copy.sources)
+    names.push_back(download(url, dir, copy.checksum).filename().string());
+  auto& stack = stacks_[dir.string()];
+  stack = std::make_unique<overlay::Stack>(
+      std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
+  return trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "download"};
+}
+
 std::string Builder::context_digest(const std::string& source) {
   if (!options_.context) return "no context";
   CopyRequest request;
@@ -354,13 +371,18 @@ json Builder::copy_key(const StageResult& current, const StepInput& input) {
     stack = std::make_unique<overlay::Stack>(
         std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
     tree = &(trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "heredoc"});
+  } else if (copy.is_add && std::any_of(copy.sources.begin(), copy.sources.end(), is_url)) {
+    tree = &download_tree(copy, request.sources);
   } else {
+    if (copy.checksum) throw Error("ADD --checksum verifies downloads: give a URL as the source");
     tree = &copy_source(copy, from_key);
   }
+  if (copy.keep_git_dir) throw Error("ADD --keep-git-dir: git sources are not supported yet");
   const std::string workdir = workdir_of(current.state.config);
   request.destination = joined_dir(workdir, copy.destination);
   request.destination_is_dir = dest_names_directory(copy.destination) || copy.sources.size() > 1;
-  request.is_add = copy.is_add;
+  // Remote files are never extracted; ADD --unpack=false keeps local archives as they are.
+  request.is_add = copy.is_add && tree->name != "download" && copy.unpack.value_or(true);
   request.parents = copy.parents;
   request.excludes = copy.excludes;
   auto& image = stacks_["image " + current.key];

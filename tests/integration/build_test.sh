@@ -887,6 +887,56 @@ check "an unknown option of cairn build is a usage error (2)" status_is 2
 bld -t nocontext
 check "no context argument is a usage error (2)" status_is 2
 
+# --- ADD of a URL (a server of the test's own on 127.0.0.1) ------------------------------------
+www=$(newctx www)
+echo "remote content" >"$www/file.txt"
+www_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$www_port" --bind 127.0.0.1 --directory "$www" >/dev/null 2>&1 &
+www_pid=$!
+for _ in $(seq 50); do
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$www_port/file.txt', timeout=1)" \
+    2>/dev/null && break
+  sleep 0.1
+done
+sum=$(sha256sum "$www/file.txt" | cut -d' ' -f1)
+d=$(newctx addurl)
+cat >"$d/Dockerfile" <<EOF
+FROM busybox
+ADD http://127.0.0.1:$www_port/file.txt /dl/
+ADD --checksum=sha256:$sum http://127.0.0.1:$www_port/file.txt /dl/named.txt
+EOF
+bld -t addurl "$d"
+check "ADD of a URL builds" built
+check "... the file keeps the URL's name under a directory destination" file_is addurl /dl/file.txt "remote content"
+check "... and takes the destination's name otherwise (with --checksum)" file_is addurl /dl/named.txt "remote content"
+crun addurl stat -c %a /dl/file.txt
+check "... mode 0600, as docker gives downloads" out_is 600
+cat >"$d/Dockerfile" <<EOF
+FROM busybox
+ADD --checksum=sha256:$(printf '%064d' 0) http://127.0.0.1:$www_port/file.txt /x
+EOF
+bld "$d"
+check "ADD --checksum with other content fails" status_is 1
+check "... naming both digests" err_has "checksum mismatch"
+printf 'FROM busybox\nADD http://127.0.0.1:%s/missing.txt /x\n' "$www_port" >"$d/Dockerfile"
+bld "$d"
+check "ADD of a URL the server does not have fails with the HTTP status" err_has "404"
+kill "$www_pid" 2>/dev/null || true
+
+# --- RUN --mount=type=bind,from=STAGE ------------------------------------------------------------
+d=$(newctx bindfrom)
+cat >"$d/Dockerfile" <<'EOF'
+FROM busybox AS base
+RUN echo from-base > /marker
+FROM busybox
+RUN --mount=type=bind,from=base,source=/,target=/b cat /b/marker > /copied
+EOF
+bld -t bindfrom "$d"
+check "RUN --mount=type=bind,from=STAGE builds" built
+check "... the command read the stage's file" file_is bindfrom /copied "from-base"
+lay bindfrom
+check "... and its mount point is not in the layer" lay_lacks_re '^b(/|$)'
+
 # --- history and layers --------------------------------------------------------------------------
 d=$(newctx history)
 echo f >"$d/f.txt"

@@ -27,6 +27,21 @@ check() {
   fi
 }
 
+# todo REASON DESCRIPTION COMMAND...: an assertion that a known, documented limitation of
+# cairn makes fail: reported as "# TODO REASON" either way and not counted as a failure
+# (CAIRN_TEST_STRICT=1 counts it), so that it shows when the limitation goes.
+todo() {
+  local reason=$1 description=$2
+  shift 2
+  tests=$((tests + 1))
+  if "$@"; then
+    echo "ok $tests - $description # TODO $reason (passes now: remove the marker)"
+  else
+    echo "not ok $tests - $description # TODO $reason"
+    if [ "${CAIRN_TEST_STRICT:-0}" = 1 ]; then failures=$((failures + 1)); fi
+  fi
+}
+
 # skip DESCRIPTION REASON: an assertion that cannot be made here.
 skip() {
   tests=$((tests + 1))
