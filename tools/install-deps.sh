@@ -23,7 +23,8 @@ for arg in "$@"; do
 done
 if $with_test; then
   packages+=(busybox-static debootstrap zstd skopeo umoci podman buildah runc catatonit uidmap
-             fuse-overlayfs attr procps python3-jsonschema time hyperfine docker.io)
+             fuse-overlayfs attr procps python3-jsonschema time hyperfine docker.io
+             openssh-client curl)
 fi
 
 as_root() {

@@ -311,4 +311,24 @@ Secret parse_secret(std::string_view text) {
   return s;
 }
 
+std::pair<std::string, fs::path> parse_ssh(std::string_view text, const char* auth_sock_env) {
+  const auto eq = text.find('=');
+  const std::string id(text.substr(0, eq));
+  if (id.empty()) throw Error(fmt::format("--ssh \"{}\": the id is empty", text));
+  fs::path socket;
+  if (eq != std::string_view::npos) {
+    socket = std::string(text.substr(eq + 1));
+  } else if (auth_sock_env && *auth_sock_env) {
+    socket = auth_sock_env;
+  } else {
+    throw Error(fmt::format("--ssh {}: SSH_AUTH_SOCK is not set", text))
+        .hint("start an agent (eval $(ssh-agent); ssh-add) or give --ssh " + id + "=SOCKET");
+  }
+  std::error_code ec;
+  if (!fs::is_socket(socket, ec))
+    throw Error(fmt::format("--ssh {}: {} is not an ssh agent's socket", text, socket.string()))
+        .hint("give an agent's socket; key files are used through an agent (ssh-add KEY)");
+  return {id, fs::absolute(socket)};
+}
+
 }  // namespace cairn::build

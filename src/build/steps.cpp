@@ -157,7 +157,14 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
     request.argv = run.command.args;
   } else {
     std::string cmd = run.command.args.empty() ? "" : run.command.args.front();
-    if (heredoc_is_command(run)) {
+    if (heredoc_is_command(run) && chomped(run.heredocs.front()).rfind("#!", 0) == 0) {
+      // A script with its own interpreter: BuildKit mounts it under /dev/pipes and runs it.
+      const frontend::Heredoc& h = run.heredocs.front();
+      const fs::path dir = new_scratch("heredoc");
+      sys::write_file_atomic((dir / h.name).string(), chomped(h), 0755);
+      request.binds.push_back({dir / h.name, "/dev/pipes/" + h.name, true});
+      cmd = "/dev/pipes/" + h.name;
+    } else if (heredoc_is_command(run)) {
       cmd = chomped(run.heredocs.front());
     } else {
       for (const auto& h : run.heredocs) cmd += "\n" + chomped(h) + h.name;
@@ -256,9 +263,21 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         request.mount_points.files.push_back(at);
         break;
       }
-      case frontend::MountType::ssh:
-        if (m.required) throw Error("RUN --mount=" + m.raw + ": ssh agent forwarding is not supported yet");
+      case frontend::MountType::ssh: {
+        const std::string id = m.id.value_or("default");
+        const auto agent = options_.ssh_agents.find(id);
+        if (agent == options_.ssh_agents.end()) {
+          if (m.required)
+            throw Error("RUN --mount=" + m.raw + ": no --ssh " + id + " was given")
+                .hint("cairn build --ssh " + id + " (the agent of $SSH_AUTH_SOCK) or --ssh " + id + "=SOCKET");
+          continue;
+        }
+        const std::string at = m.target.empty() ? "/run/buildkit/ssh_agent.0" : target;
+        request.binds.push_back({agent->second, at, false});
+        request.mount_points.files.push_back(at);
+        request.env.push_back("SSH_AUTH_SOCK=" + at);
         break;
+      }
     }
   }
 }

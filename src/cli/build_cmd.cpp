@@ -16,8 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct BuildArgs {
-  std::vector<std::string> tags, build_args, labels, secrets, outputs;
-  std::string file, target, pull = "missing", network = "default", ssh, progress = "auto";
+  std::vector<std::string> tags, build_args, labels, secrets, outputs, ssh;
+  std::string file, target, pull = "missing", network = "default", progress = "auto";
   std::string iidfile, userns, platform, context;
   bool no_cache = false, quiet = false;
   unsigned jobs = 0;
@@ -73,8 +73,6 @@ void check_choices(const BuildArgs& a) {
                 "store (cairn load, cairn import) or FROM oci-archive:PATH / docker-archive:PATH");
   if (a.network != "default" && a.network != "host" && a.network != "none")
     throw CLI::ValidationError("--network", "must be host or none, not " + a.network);
-  if (!a.ssh.empty())
-    throw Error("--ssh: ssh agent forwarding is not supported yet");
 }
 
 build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
@@ -108,6 +106,7 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
     o.labels[label.substr(0, eq)] = eq == std::string::npos ? "" : label.substr(eq + 1);
   }
   for (const std::string& s : a.secrets) o.secrets.push_back(build::parse_secret(s));
+  for (const std::string& s : a.ssh) o.ssh_agents.insert(build::parse_ssh(s, std::getenv("SSH_AUTH_SOCK")));
   for (const std::string& out : a.outputs) o.outputs.push_back(build::parse_output(out));
   const std::string userns = a.userns.empty() ? config.userns : a.userns;
   const auto choice = sandbox::parse_id_mode_choice(userns);
@@ -127,14 +126,16 @@ void add_options(CLI::App* app, BuildArgs& a) {
       ->type_name("KEY[=VALUE]")->allow_extra_args(false);
   app->add_option("--target", a.target, "Build this stage (default: the last)")->type_name("STAGE");
   app->add_flag("--no-cache", a.no_cache, "Run every step; do not use the layer cache");
-  app->add_option("--pull", a.pull, "Base images: never or missing (from the store); always needs a registry")
-      ->type_name("POLICY")->expected(0, 1)->default_str("missing");
+  app->add_flag("--pull{always}", a.pull,
+                "--pull=never|missing: base images from the store (default missing); --pull or "
+                "--pull=always needs a registry");
   app->add_option("--network", a.network, "Network of RUN steps: host (default) or none")->type_name("MODE");
   app->add_option("--label", a.labels, "Add a label to the image (repeatable)")->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   app->add_option("--secret", a.secrets, "A secret for RUN --mount=type=secret (repeatable)")
       ->type_name("id=ID,src=PATH")->allow_extra_args(false);
-  app->add_option("--ssh", a.ssh, "ssh agent forwarding (not supported yet)")->type_name("default");
+  app->add_option("--ssh", a.ssh, "Forward an ssh agent to RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
+      ->type_name("ID[=SOCKET]")->allow_extra_args(false);
   app->add_option("--jobs", a.jobs, "Stages built at once (accepted; stages run one after another)")
       ->type_name("N");
   app->add_option("--progress", a.progress, "auto, tty, plain or quiet")->type_name("MODE");

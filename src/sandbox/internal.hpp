@@ -26,6 +26,10 @@ struct MountOp {
   std::string what;       // for errors: "mount proc on /proc"
 };
 
+// A path under the sandbox's /dev (a tmpfs the plan fills: mount points there are made by
+// the plan, not in the root).
+bool in_dev(const std::string& target);
+
 // The mount plan for a spec (unit-tested without privileges).
 std::vector<MountOp> plan_mounts(const Spec& spec);
 

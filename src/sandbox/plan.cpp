@@ -59,6 +59,8 @@ void add_dev(const Spec& spec, std::vector<MountOp>& ops) {
 
 }  // namespace
 
+bool in_dev(const std::string& target) { return target.rfind("/dev/", 0) == 0; }
+
 std::vector<MountOp> plan_mounts(const Spec& spec) {
   using K = MountOp::Kind;
   std::vector<MountOp> ops;
@@ -73,6 +75,18 @@ std::vector<MountOp> plan_mounts(const Spec& spec) {
     ops.push_back({K::bind, (spec.runtime_dir / name).string(), under(spec, std::string("/etc/") + name),
                    "", 0, "", false, std::string("bind /etc/") + name});
   for (const BindMount& b : spec.binds) {
+    if (in_dev(b.target)) {  // the sandbox's /dev is a tmpfs: its mount points are made there
+      std::error_code ec;
+      std::string made = "/dev";
+      const fs::path rest = fs::path(b.target).lexically_relative("/dev");
+      std::size_t left = std::distance(rest.begin(), rest.end());
+      for (const fs::path& part : rest) {
+        made += "/" + part.string();
+        const bool file = --left == 0 && !fs::is_directory(b.source, ec);
+        ops.push_back({file ? K::make_file : K::make_dir, "", under(spec, made), "", 0, "", false,
+                       "create " + made});
+      }
+    }
     ops.push_back({K::bind, b.source.string(), under(spec, b.target), "", MS_REC, "", false,
                    "bind " + b.source.string() + " on " + b.target});
     if (b.read_only)
@@ -163,7 +177,7 @@ void prepare_mount_points(const Spec& spec) {
       if (b.target.empty() || b.target.front() != '/' || b.target == "/")
         throw Error("bind mount " + b.source.string() + ":" + b.target +
                     ": the target must be an absolute path other than /");
-      make_in_root(root.get(), b.target, fs::is_directory(b.source, ec), true);
+      if (!in_dev(b.target)) make_in_root(root.get(), b.target, fs::is_directory(b.source, ec), true);
     }
     for (const TmpfsMount& t : spec.tmpfs) {
       if (t.target.empty() || t.target.front() != '/' || t.target == "/")

@@ -937,6 +937,37 @@ check "... the command read the stage's file" file_is bindfrom /copied "from-bas
 lay bindfrom
 check "... and its mount point is not in the layer" lay_lacks_re '^b(/|$)'
 
+# --- RUN --mount=type=ssh with --ssh default ----------------------------------------------------
+if command -v ssh-agent >/dev/null; then
+  d=$(newctx ssh)
+  printf 'FROM busybox\nRUN --mount=type=ssh,required test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock\n' >"$d/Dockerfile"
+  eval "$(ssh-agent -s)" >/dev/null
+  bld -t sshimg --ssh default "$d"
+  check "RUN --mount=type=ssh sees the agent's socket at SSH_AUTH_SOCK" built
+  check "... /run/buildkit/ssh_agent.0 by default" file_is sshimg /sock /run/buildkit/ssh_agent.0
+  bld --no-cache "$d"
+  check "... and without --ssh a required ssh mount fails naming --ssh" err_has "--ssh default"
+  kill "$SSH_AGENT_PID" 2>/dev/null || true
+  unset SSH_AUTH_SOCK SSH_AGENT_PID
+else
+  skip "RUN --mount=type=ssh" "no ssh-agent on this machine"
+fi
+
+# --- RUN <<EOF with a #! line runs the body as a script of that interpreter ----------------------
+d=$(newctx shebang)
+cat >"$d/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+RUN <<EOF
+#!/usr/bin/awk -f
+BEGIN { print "from awk" > "/fromawk" }
+EOF
+DOCKERFILE
+bld -t shebang "$d"
+check "RUN <<EOF with #!/usr/bin/awk -f builds" built
+check "... the interpreter of the #! line ran the body" file_is shebang /fromawk "from awk"
+crun shebang ls /dev/pipes
+check "... and nothing of it is in the image" status_not 0
+
 # --- history and layers --------------------------------------------------------------------------
 d=$(newctx history)
 echo f >"$d/f.txt"

@@ -78,6 +78,29 @@ TEST(MountPlan, ReadOnlyBindsAreMadeReadOnlyAfterTheirBind) {
   EXPECT_EQ(find(ops, MountOp::Kind::read_only, "/r/data"), nullptr);
 }
 
+TEST(MountPlan, BindsUnderDevGetTheirMountPointsInTheDevTmpfs) {
+  Spec s = spec();
+  s.binds = {{"/tmp/script", "/dev/pipes/EOF", true}};
+  const auto ops = plan_mounts(s);
+  const MountOp* dev = find(ops, MountOp::Kind::mount, "/r/dev");
+  const MountOp* dir = find(ops, MountOp::Kind::make_dir, "/r/dev/pipes");
+  const MountOp* file = find(ops, MountOp::Kind::make_file, "/r/dev/pipes/EOF");
+  const MountOp* bind = find(ops, MountOp::Kind::bind, "/r/dev/pipes/EOF");
+  ASSERT_TRUE(dev && dir && file && bind);
+  EXPECT_LT(index_of(ops, dev), index_of(ops, dir));
+  EXPECT_LT(index_of(ops, dir), index_of(ops, file));
+  EXPECT_LT(index_of(ops, file), index_of(ops, bind));
+}
+
+TEST(MountPlan, TmpfsMountsComeWithTheirSize) {
+  Spec s = spec();
+  s.tmpfs = {{"/scratch", 1 << 20}};
+  const MountOp* t = find(plan_mounts(s), MountOp::Kind::mount, "/r/scratch");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->fstype, "tmpfs");
+  EXPECT_NE(t->data.find("size=1048576"), std::string::npos);
+}
+
 TEST(MountPlan, SysIsReadOnlyAndOptional) {
   const auto ops = plan_mounts(spec());
   const MountOp* sys = find(ops, MountOp::Kind::bind, "/r/sys");
