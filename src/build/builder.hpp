@@ -10,6 +10,7 @@
 
 #include "cache.hpp"
 #include "copy.hpp"
+#include "cairn/base/lock.hpp"
 #include "cairn/base/process.hpp"
 #include "cairn/build/build.hpp"
 #include "cairn/frontend/ast.hpp"
@@ -63,9 +64,16 @@ class Builder {
   void workdir_instruction(ImageState& state, const StepInput& input);
   nlohmann::json copy_key(const StageResult& current, const StepInput& input);
   RunRequest run_request(const ImageState& state, const StepInput& input);
+  // What a RUN step's mounts hold while it runs.
+  struct RunHolds {
+    std::vector<std::unique_ptr<ServedMount>> mounts;  // bind sources from stages
+    std::vector<FileLock> locks;                        // cache mounts' sharing
+  };
   void add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
                       const std::string& scratch, const sandbox::Identity& identity,
-                      std::vector<std::unique_ptr<ServedMount>>& held);
+                      RunHolds& held);
+  std::filesystem::path cache_mount_dir(const std::string& id, frontend::CacheSharing sharing,
+                                        std::vector<FileLock>& locks);
   // COPY --from and RUN --mount from=: a stage by name or index, else an image.
   StageResult source_state(const std::string& ref, std::string& label);
   const SourceTree& copy_source(const frontend::CopyInstruction& copy, std::string& from_key);

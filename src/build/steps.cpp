@@ -198,16 +198,40 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
   return request;
 }
 
+// A cache mount's directory, ROOT/cairn/cache-mounts/<sha256(id)>[-N], with the lock its
+// sharing asks for held until the step ends: shared steps share it; a locked step waits
+// until it is alone; a private step takes the first instance nobody uses.
+fs::path Builder::cache_mount_dir(const std::string& id, frontend::CacheSharing sharing,
+                                  std::vector<FileLock>& locks) {
+  const fs::path base = store_.root() / "cairn/cache-mounts" / sha256_hex(id).substr(0, 32);
+  for (int instance = 0;; ++instance) {
+    const fs::path dir = instance == 0 ? base : fs::path(fmt::format("{}-{}", base.string(), instance));
+    fs::create_directories(dir);
+    const std::string lock = dir.string() + ".lock";
+    if (sharing == frontend::CacheSharing::shared) {
+      locks.push_back(FileLock::acquire(lock, FileLock::Mode::shared));
+    } else if (sharing == frontend::CacheSharing::locked) {
+      locks.push_back(FileLock::acquire(lock, FileLock::Mode::exclusive));
+    } else {
+      FileLock taken = FileLock::try_acquire(lock, FileLock::Mode::exclusive);
+      if (!taken) continue;
+      locks.push_back(std::move(taken));
+    }
+    return dir;
+  }
+}
+
 void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
                              const std::string& scratch, const sandbox::Identity& identity,
-                             std::vector<std::unique_ptr<ServedMount>>& held) {
+                             RunHolds& held) {
+  if (run.security == "insecure")
+    throw Error("RUN --security=insecure: cairn runs every step in its sandbox; there is no "
+                "insecure mode");
   for (const frontend::MountSpec& m : run.mounts) {
     const std::string target = m.target.empty() ? "" : joined_dir(request.cwd, m.target);
     switch (m.type) {
       case frontend::MountType::cache: {
-        const std::string id = m.id.value_or(target);
-        const fs::path dir = store_.root() / "cairn/cache-mounts" / sha256_hex(id).substr(0, 32);
-        fs::create_directories(dir);
+        const fs::path dir = cache_mount_dir(m.id.value_or(target), m.sharing, held.locks);
         request.binds.push_back({dir, target, m.readonly});
         request.mount_points.directories.push_back(target);
         break;
@@ -221,8 +245,8 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         if (m.from && *m.from != "context") {
           std::string label;
           const StageResult from = source_state(*m.from, label);
-          const fs::path at = fs::path(scratch) / fmt::format("from-{}", held.size()) / "rootfs";
-          held.push_back(mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
+          const fs::path at = fs::path(scratch) / fmt::format("from-{}", held.mounts.size()) / "rootfs";
+          held.mounts.push_back(mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
           root = at;
         } else {
           if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
@@ -286,7 +310,7 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   const sandbox::Identity& identity = namespace_.enter();
   const fs::path scratch = new_scratch("run");
   const ForwardedSignals signals;  // before any overlay's threads start
-  std::vector<std::unique_ptr<ServedMount>> held;  // RUN --mount bind sources from stages
+  RunHolds held;  // RUN --mount: bind sources from stages, cache mount locks
   RunRequest request = run_request(state, input);
   add_run_mounts(request, std::get<frontend::RunInstruction>(input.expanded->instruction.value),
                  scratch.string(), identity, held);
