@@ -73,6 +73,10 @@ overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
     options.shown_uid = 0;
     options.shown_gid = 0;
   }
+  if (single && request.creates_as) {
+    options.new_entry_uid = request.creates_as->first;
+    options.new_entry_gid = request.creates_as->second;
+  }
   return options;
 }
 
@@ -92,8 +96,9 @@ sandbox::Spec spec_for(const RunRequest& request, const fs::path& rootfs, const 
   if (identity.mode == sandbox::IdMode::single && (user.uid != 0 || user.gid != 0)) {
     fmt::print(stderr,
                "cairn: notice: single-id mode cannot switch to user {} (uid {}); the step runs "
-               "as root\n", request.user, user.uid);
-    user = sandbox::User{0, 0, {}, user.uid == 0 ? user.home : "/root", "root"};
+               "as root, and what it creates is recorded as {}:{}\n",
+               request.user, user.uid, user.uid, user.gid);
+    user = sandbox::User{0, 0, {}, user.home, "root"};  // HOME stays the user's, as docker's
   }
   std::vector<std::string> env = request.env;
   bool has_home = false;

@@ -312,6 +312,11 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   const ForwardedSignals signals;  // before any overlay's threads start
   RunHolds held;  // RUN --mount: bind sources from stages, cache mount locks
   RunRequest request = run_request(state, input);
+  if (identity.mode == sandbox::IdMode::single && !request.user.empty()) {
+    const auto image = image_stack(state);
+    const auto ids = resolve_user_spec(request.user, *image);
+    if (ids.first != 0 || ids.second != 0) request.creates_as = ids;
+  }
   add_run_mounts(request, std::get<frontend::RunInstruction>(input.expanded->instruction.value),
                  scratch.string(), identity, held);
   const layer::LayerDir upper{scratch / "upper"};

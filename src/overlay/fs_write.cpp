@@ -196,8 +196,8 @@ int Filesystem::prepare_new_name(Inode& parent, const std::string& name, std::st
 int Filesystem::finish_new(Inode& parent, const std::string& path, mode_t mode,
                            bool had_whiteout, fuse_req_t req, int dirfd, dev_t rdev) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  uid_t uid = ctx->uid;
-  gid_t gid = ctx->gid;
+  uid_t uid = options_.new_entry_uid.value_or(ctx->uid);
+  gid_t gid = options_.new_entry_gid.value_or(ctx->gid);
   Resolved p;
   if (attributes_of(parent, p) == 0 && (p.attr.mode & S_ISGID) != 0) {
     gid = p.attr.gid;

@@ -460,8 +460,11 @@ if [ "$auto_mode" = range ]; then
   lay userimg
   check "... and its files are the user's in the layer" ent_is tmp/ids.txt "f 0644 1234 2345"
 else
-  # By design: single-id mode cannot switch users; RUN runs as root with a notice.
-  skip "RUN after USER runs as that user" "single-id mode runs every RUN as root (by design)"
+  # Single-id mode cannot switch users: RUN runs as root with a notice, and what it creates
+  # is recorded as the USER's.
+  check "RUN after USER: a notice says the step runs as root" err_has "runs as root"
+  lay userimg
+  check "... and its files are still the user's in the layer" ent_is tmp/ids.txt "f 0644 1234 2345"
 fi
 
 d=$(newctx workdir)

@@ -43,6 +43,8 @@ struct BuildOptions {
   sandbox::Network network = sandbox::Network::host;
   std::map<std::string, std::string> labels;  // --label, on the final image
   std::vector<Secret> secrets;
+  // --ssh ID[=SOCKET]: ssh agent sockets for RUN --mount=type=ssh, by id.
+  std::map<std::string, std::filesystem::path> ssh_agents;
   sandbox::IdModeChoice userns = sandbox::IdModeChoice::automatic;
   std::optional<std::int64_t> source_date_epoch;
   ProgressMode progress = ProgressMode::plain;
@@ -64,7 +66,11 @@ BuildResult build_image(store::Store& store, const BuildOptions& options);
 
 // "type=oci,dest=out.tar" (also "dest=..,type=.."); throws Error when malformed.
 OutputSpec parse_output(std::string_view text);
-// "id=ID,src=PATH" (also source=, and required/env are accepted); throws Error.
+// "id=ID,src=PATH" (also source=, type=file); throws Error.
 Secret parse_secret(std::string_view text);
+// --ssh "default" (the agent of $SSH_AUTH_SOCK) or "ID=SOCKET"; throws Error unless the path
+// is an agent's socket (key files need an agent: ssh-add them to one).
+std::pair<std::string, std::filesystem::path> parse_ssh(std::string_view text,
+                                                        const char* auth_sock_env);
 
 }  // namespace cairn::build

@@ -43,6 +43,11 @@ struct MountOptions {
   // root's overrides on them). New entries are recorded with the caller's ids.
   std::optional<uid_t> shown_uid;
   std::optional<gid_t> shown_gid;
+  // Entries the mount creates are recorded as owned by these ids instead of the caller's:
+  // a single-id build step whose USER is not root runs as root, and what it creates must
+  // still belong to that USER in the layer (cairn-format upper only).
+  std::optional<uid_t> new_entry_uid;
+  std::optional<gid_t> new_entry_gid;
   bool read_only = false;
   // Chmod/chown/utimes/xattr changes of an unchanged lower file keep its data below
   // (cairn format only: the kernel format has nowhere to say so).
