@@ -18,6 +18,13 @@ bool is_url(const std::string& source) {
   return source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0;
 }
 
+bool is_git_source(const std::string& source) {
+  const std::string path = source.substr(0, source.find_first_of("?#"));
+  return source.rfind("git@", 0) == 0 || source.rfind("git://", 0) == 0 ||
+         source.rfind("ssh://", 0) == 0 ||
+         (is_url(source) && path.size() > 4 && path.compare(path.size() - 4, 4, ".git") == 0);
+}
+
 std::string url_file_name(const std::string& url) {
   std::string path = url.substr(url.find("://") + 3);
   path = path.substr(0, path.find_first_of("?#"));
@@ -25,7 +32,7 @@ std::string url_file_name(const std::string& url) {
   const std::string name = slash == std::string::npos ? "" : path.substr(path.rfind('/') + 1);
   if (name.empty() || name == "." || name == "..")
     throw Error("ADD " + url + ": cannot determine a file name from the URL")
-        .hint("name the destination file: ADD " + url + " /path/to/file");
+        .hint("give the URL of the file itself (ending in its name)");
   return name;
 }
 

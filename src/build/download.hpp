@@ -9,6 +9,8 @@
 namespace cairn::build {
 
 bool is_url(const std::string& source);
+// A git repository as ADD names one (git@host:..., git://, ssh://, or a URL ending in .git).
+bool is_git_source(const std::string& source);
 
 // The file name docker gives a downloaded file: the last segment of the URL's path.
 // Throws Error when there is none ("https://example.com/").

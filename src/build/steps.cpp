@@ -242,21 +242,23 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         break;
       case frontend::MountType::bind: {
         fs::path root;
+        const overlay::Stack* bind_tree = nullptr;  // where the source's symlinks resolve
         if (m.from && *m.from != "context") {
           std::string label;
           const StageResult from = source_state(*m.from, label);
+          auto& stack = stacks_[from.key];
+          if (!stack) stack = image_stack(from.state);
+          bind_tree = stack.get();
           const fs::path at = fs::path(scratch) / fmt::format("from-{}", held.mounts.size()) / "rootfs";
           held.mounts.push_back(mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
           root = at;
         } else {
           if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
           root = *options_.context;
+          bind_tree = context_tree().stack;
         }
         // Symlinks in the source resolve inside its root, never on the host.
-        const std::string inside =
-            m.from && *m.from != "context" ? clean_relative(m.source.value_or(""))
-                                           : resolve_in_image(*context_tree().stack,
-                                                              "/" + clean_relative(m.source.value_or("")), true);
+        const std::string inside = resolve_in_image(*bind_tree, "/" + clean_relative(m.source.value_or("")), true);
         const fs::path source = inside.empty() ? root : root / inside;
         std::error_code ec;
         if (!fs::exists(fs::symlink_status(source, ec)))
@@ -399,7 +401,11 @@ std::string Builder::context_digest(const std::string& source) {
   auto& empty = stacks_["empty image"];
   if (!empty) empty = image_stack(scratch_state());
   const SourceTree& tree = context_tree();
-  return plan_digest(plan_copy(request, tree, *empty), tree, true);
+  try {
+    return plan_digest(plan_copy(request, tree, *empty), tree, true);
+  } catch (const Error&) {
+    return "missing " + source;  // the mount itself then says what is wrong
+  }
 }
 
 json Builder::copy_key(const StageResult& current, const StepInput& input) {
@@ -419,6 +425,9 @@ json Builder::copy_key(const StageResult& current, const StepInput& input) {
     stack = std::make_unique<overlay::Stack>(
         std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
     tree = &(trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "heredoc"});
+  } else if (copy.is_add && std::any_of(copy.sources.begin(), copy.sources.end(), is_git_source)) {
+    throw Error("ADD of a git repository is not supported yet")
+        .hint("clone it in a RUN step, or ADD an archive of it");
   } else if (copy.is_add && std::any_of(copy.sources.begin(), copy.sources.end(), is_url)) {
     tree = &download_tree(copy, request.sources);
   } else {

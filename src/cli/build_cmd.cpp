@@ -106,7 +106,10 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
     o.labels[label.substr(0, eq)] = eq == std::string::npos ? "" : label.substr(eq + 1);
   }
   for (const std::string& s : a.secrets) o.secrets.push_back(build::parse_secret(s));
-  for (const std::string& s : a.ssh) o.ssh_agents.insert(build::parse_ssh(s, std::getenv("SSH_AUTH_SOCK")));
+  for (const std::string& s : a.ssh) {  // a later --ssh of the same id wins, as --secret's
+    auto [id, socket] = build::parse_ssh(s, std::getenv("SSH_AUTH_SOCK"));
+    o.ssh_agents[id] = socket;
+  }
   for (const std::string& out : a.outputs) o.outputs.push_back(build::parse_output(out));
   const std::string userns = a.userns.empty() ? config.userns : a.userns;
   const auto choice = sandbox::parse_id_mode_choice(userns);
