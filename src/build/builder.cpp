@@ -101,9 +101,7 @@ frontend::Stage Builder::with_triggers(const frontend::Stage& stage, json& confi
 
 void Builder::build_stage(int index) {
   const frontend::Stage& declared = description_.stages.at(index);
-  stage_name_ = description_.order.size() <= 1 ? ""
-                : declared.name ? *declared.name + " "
-                                : fmt::format("stage-{} ", declared.index);
+  stage_name_ = description_.order.size() <= 1 ? "" : stage_label(declared) + " ";
   StageResult current = with_context("FROM " + declared.base, [&] { return base_of(declared); });
   ensure_path(current.state.config);
   const frontend::Stage stage = with_triggers(declared, current.state.config);
@@ -125,6 +123,10 @@ void Builder::build_stage(int index) {
                  [&] { step(current, input); });
   }
   results_[index] = std::move(current);
+}
+
+std::string Builder::stage_label(const frontend::Stage& stage) const {
+  return stage.name ? *stage.name : fmt::format("stage-{}", stage.index);
 }
 
 json Builder::key_inputs(const StageResult& current, const StepInput& input) {
@@ -179,6 +181,7 @@ void Builder::step(StageResult& current, const StepInput& input) {
       return;
     }
   }
+  if (probing_) throw CacheMiss{};
   try {
     execute(current.state, input);
   } catch (...) {
@@ -245,7 +248,7 @@ BuildResult build_image(store::Store& store, const BuildOptions& options) {
   for (const auto& name : description.unused_build_args)
     log(LogLevel::warn, "build argument {} was given but no ARG declares it", name);
   Builder builder(store, options, file, description);
-  for (int index : description.order) builder.build_stage(index);
+  builder.build_stages(description.order, options.jobs);
 
   ImageState final_state = builder.result(description.target).state;
   for (const auto& [key, value] : options.labels) final_state.config["config"]["Labels"][key] = value;

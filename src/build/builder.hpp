@@ -23,6 +23,11 @@
 
 namespace cairn::build {
 
+struct Running;
+
+// Thrown by a step that the cache does not hold while a stage is only being probed.
+struct CacheMiss {};
+
 struct StageResult {
   ImageState state;
   std::string key;  // the cache key of its last step: what COPY --from depends on
@@ -43,6 +48,9 @@ class Builder {
   Builder(const Builder&) = delete;
   Builder& operator=(const Builder&) = delete;
 
+  // The stages in order; with jobs > 1, stages that do not depend on each other are built
+  // at once, each in a forked copy of this process (parallel.cpp).
+  void build_stages(const std::vector<int>& order, unsigned jobs);
   void build_stage(int index);
   const StageResult& result(int index) const { return results_.at(index); }
   std::size_t steps() const { return steps_; }
@@ -50,6 +58,14 @@ class Builder {
   Progress& progress() { return progress_; }
 
  private:
+  // parallel.cpp
+  bool has_independent_stages(const std::vector<int>& order) const;
+  // Whether every step of the stage is a cache hit (nothing shown, nothing done).
+  bool fully_cached(int index);
+  [[noreturn]] void stage_child(int index, const std::filesystem::path& result);
+  void collect(const Running& finished);
+  std::string stage_label(const frontend::Stage& stage) const;
+
   // FROM: the base state and its key.
   StageResult base_of(const frontend::Stage& stage);
   StageResult image_base(const std::string& reference);
@@ -102,6 +118,8 @@ class Builder {
   std::optional<store::TempDir> temp_;
   std::optional<CleanupWatch> watch_;
   int scratch_count_ = 0;
+  std::string scratch_prefix_;  // a forked stage builder's scratch names are its own
+  bool probing_ = false;        // fully_cached(): a miss throws CacheMiss
   // COPY sources, kept for the build: the context and the trees of stages and images.
   std::optional<frontend::IgnoreMatcher> ignore_;
   std::map<std::string, std::unique_ptr<overlay::Stack>> stacks_;

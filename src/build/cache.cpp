@@ -26,31 +26,16 @@ StepCache::StepCache(store::Store& store) : store_(store), dir_(store.root() / "
   fs::create_directories(dir_, ec);
 }
 
-namespace {
-
-json layers_json(const std::vector<store::LayerBlob>& layers) {
-  json out = json::array();
-  for (const auto& l : layers)
-    out.push_back({{"digest", l.digest}, {"size", l.size}, {"mediaType", l.media_type},
-                   {"diff_id", l.diff_id}});
-  return out;
-}
-
-}  // namespace
 
 std::optional<ImageState> StepCache::lookup(const std::string& key) const {
   const int fd = ::open((dir_ / key).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   const UniqueFd file(fd);
   try {
-    const json entry = json::parse(sys::read_all(file.get(), "cache entry"));
-    ImageState state{entry.at("config"), {}};
-    for (const auto& l : entry.at("layers")) {
-      store::LayerBlob blob{l.at("digest"), l.at("size"), l.at("mediaType"), l.at("diff_id")};
-      // A prune may have removed what the entry names: then it is a miss.
+    ImageState state = state_from_json(json::parse(sys::read_all(file.get(), "cache entry")));
+    // A prune may have removed what the entry names: then it is a miss.
+    for (const auto& blob : state.layers)
       if (!store_.has_blob(blob.digest) || !store_.has_layer(blob.diff_id)) return std::nullopt;
-      state.layers.push_back(std::move(blob));
-    }
     return state;
   } catch (const std::exception&) {
     return std::nullopt;  // a damaged entry is a miss; the step rewrites it
@@ -58,7 +43,7 @@ std::optional<ImageState> StepCache::lookup(const std::string& key) const {
 }
 
 void StepCache::save(const std::string& key, const ImageState& state) const {
-  const json entry = {{"config", state.config}, {"layers", layers_json(state.layers)}};
+  const json entry = state_to_json(state);
   const fs::path temp = dir_ / (key + ".tmp" + std::to_string(::getpid()));
   {
     const UniqueFd out = sys::open(temp.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

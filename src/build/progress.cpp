@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
 
@@ -72,7 +74,12 @@ void Progress::output(std::string_view bytes) {
   std::lock_guard lock(mutex_);
   switch (mode_) {
     case ProgressMode::plain:
-      write(bytes);
+      if (prefix_.empty()) return write(bytes);
+      partial_.append(bytes);
+      for (auto nl = partial_.find('\n'); nl != std::string::npos; nl = partial_.find('\n')) {
+        write(prefix_ + partial_.substr(0, nl + 1));
+        partial_.erase(0, nl + 1);
+      }
       return;
     case ProgressMode::quiet:
       kept_.append(bytes);
@@ -90,13 +97,31 @@ void Progress::output(std::string_view bytes) {
   }
 }
 
+void Progress::lines_only() {
+  std::lock_guard lock(mutex_);
+  if (mode_ == ProgressMode::tty) mode_ = ProgressMode::plain;
+}
+
+void Progress::mute(bool muted) {
+  std::lock_guard lock(mutex_);
+  if (muted == muted_) return;
+  muted_ = muted;
+  if (muted) unmuted_ = std::exchange(mode_, ProgressMode::quiet);
+  else mode_ = unmuted_;
+}
+
+void Progress::set_output_prefix(const std::string& stage) {
+  std::lock_guard lock(mutex_);
+  prefix_ = "[" + stage + "] ";
+}
+
 void Progress::step_cached() {
   std::lock_guard lock(mutex_);
   if (mode_ == ProgressMode::quiet) return;
   if (mode_ == ProgressMode::tty)
     write(fmt::format("\r\033[K{} \033[36mCACHED\033[0m\n", current_));
   else
-    write("  CACHED\n");
+    write(fmt::format("{}  CACHED\n", prefix_.empty() ? "" : current_));
   line_open_ = false;
 }
 
@@ -108,7 +133,9 @@ void Progress::step_done() {
     clear_tail();
     write(fmt::format("{} \033[32mdone\033[0m {:.2f}s\n", current_, took));
   } else {
-    write(fmt::format("  done {:.2f}s\n", took));
+    if (!prefix_.empty() && !partial_.empty()) write(prefix_ + partial_ + "\n");
+    partial_.clear();
+    write(fmt::format("{}  done {:.2f}s\n", prefix_.empty() ? "" : current_, took));
   }
   line_open_ = false;
 }

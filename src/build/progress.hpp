@@ -37,6 +37,13 @@ class Progress {
   void step_failed();
   // Output of the running step's command (any thread).
   void output(std::string_view bytes);
+  // Lines only, no redrawing (several stage builders share the terminal): a terminal gets
+  // the plain display.
+  void lines_only();
+  // While muted nothing is shown (a stage probed for cache hits).
+  void mute(bool muted);
+  // Output lines get this prefix ("[build] "), so that concurrent stages stay apart.
+  void set_output_prefix(const std::string& stage);
   void finished(const std::string& image_id, const std::vector<std::string>& tags,
                 std::size_t steps, std::size_t cached);
 
@@ -56,6 +63,9 @@ class Progress {
   std::string partial_;            // tty: output after the last newline
   std::size_t drawn_tail_ = 0;     // tty: tail lines on the screen now
   std::string kept_;               // quiet: the running step's output
+  std::string prefix_;             // plain: put before each output line
+  ProgressMode unmuted_ = ProgressMode::quiet;
+  bool muted_ = false;
 };
 
 // A pipe whose read end a thread of its own drains into Progress::output while a RUN step

@@ -43,6 +43,21 @@ void record_step(ImageState& state, const std::string& created_by, const std::st
   state.config["history"].push_back(std::move(entry));
 }
 
+json state_to_json(const ImageState& state) {
+  json layers = json::array();
+  for (const auto& l : state.layers)
+    layers.push_back({{"digest", l.digest}, {"size", l.size}, {"mediaType", l.media_type},
+                      {"diff_id", l.diff_id}});
+  return {{"config", state.config}, {"layers", std::move(layers)}};
+}
+
+ImageState state_from_json(const json& value) {
+  ImageState state{value.at("config"), {}};
+  for (const auto& l : value.at("layers"))
+    state.layers.push_back({l.at("digest"), l.at("size"), l.at("mediaType"), l.at("diff_id")});
+  return state;
+}
+
 std::vector<std::pair<std::string, std::string>> env_of(const json& config) {
   std::vector<std::pair<std::string, std::string>> env;
   const json c = config.value("config", json::object());

@@ -31,6 +31,11 @@ std::vector<layer::LayerDir> layer_dirs_of(const store::Store& store, const Imag
 void record_step(ImageState& state, const std::string& created_by, const std::string& created,
                  const std::optional<store::LayerBlob>& layer);
 
+// A state as JSON ({"config", "layers"}) and back (what the cache and parallel stages
+// keep); from_json throws on a malformed value.
+nlohmann::json state_to_json(const ImageState& state);
+ImageState state_from_json(const nlohmann::json& value);
+
 // The config's Env as KEY/VALUE pairs.
 std::vector<std::pair<std::string, std::string>> env_of(const nlohmann::json& config);
 

@@ -127,7 +127,7 @@ fs::path Builder::new_scratch(const std::string& purpose) {
     temp_ = store_.make_temp("build");
     watch_.emplace(temp_->path().string());
   }
-  const fs::path dir = temp_->path() / fmt::format("{}-{}", purpose, ++scratch_count_);
+  const fs::path dir = temp_->path() / fmt::format("{}{}-{}", scratch_prefix_, purpose, ++scratch_count_);
   fs::create_directories(dir);
   return dir;
 }

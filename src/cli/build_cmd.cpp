@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "app.hpp"
 #include "cairn/base/error.hpp"
@@ -117,6 +119,7 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
   o.userns = *choice;
   o.source_date_epoch = source_date_epoch();
   o.progress = progress_mode(a);
+  o.jobs = a.jobs > 0 ? a.jobs : std::max(1u, std::thread::hardware_concurrency());
   return o;
 }
 
@@ -139,7 +142,8 @@ void add_options(CLI::App* app, BuildArgs& a) {
       ->type_name("id=ID,src=PATH")->allow_extra_args(false);
   app->add_option("--ssh", a.ssh, "Forward an ssh agent to RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
       ->type_name("ID[=SOCKET]")->allow_extra_args(false);
-  app->add_option("--jobs", a.jobs, "Stages built at once (accepted; stages run one after another)")
+  app->add_option("--jobs", a.jobs, "Stages built at once when they do not depend on each other "
+                  "(default: the number of CPUs; 1: one after another)")
       ->type_name("N");
   app->add_option("--progress", a.progress, "auto, tty, plain or quiet")->type_name("MODE");
   app->add_flag("-q,--quiet", a.quiet, "Print only the image ID");

@@ -26,7 +26,14 @@ std::string hex_of(std::string_view digest) {
 }
 
 std::string random_suffix() {
+  // Reseeded in a forked child (parallel stage builders), whose copy of the generator would
+  // otherwise give its parent's names.
   static thread_local std::mt19937_64 random{std::random_device{}()};
+  static thread_local pid_t seeded_for = ::getpid();
+  if (seeded_for != ::getpid()) {
+    random.seed(std::random_device{}());
+    seeded_for = ::getpid();
+  }
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(random()));
   return buffer;
@@ -166,9 +173,10 @@ void Store::adopt_blob(const fs::path& file, std::string_view digest) {
 }
 
 TempDir Store::make_temp(std::string_view purpose) {
-  fs::path path = root_ / "cairn/tmp" / (std::string(purpose) + "-" + random_suffix());
-  fs::create_directory(path);
-  return TempDir(path);
+  for (;;) {  // a name another process already has is never shared
+    fs::path path = root_ / "cairn/tmp" / (std::string(purpose) + "-" + random_suffix());
+    if (fs::create_directory(path)) return TempDir(path);
+  }
 }
 
 bool Store::has_layer(std::string_view diff_id) const {

@@ -971,6 +971,31 @@ check "... the interpreter of the #! line ran the body" file_is shebang /fromawk
 crun shebang ls /dev/pipes
 check "... and nothing of it is in the image" status_not 0
 
+# --- independent stages run at once (--jobs 2) ----------------------------------------------------
+# Each stage waits (up to 60 s) for the other to have started, through a shared cache mount:
+# built one after the other they could never both finish.
+d=$(newctx parallel)
+cat >"$d/Dockerfile" <<'DOCKERFILE'
+FROM busybox AS a
+RUN --mount=type=cache,id=rendezvous,target=/c touch /c/a-$NONCE && for i in $(seq 600); do [ -e /c/b-$NONCE ] && break; sleep 0.1; done && [ -e /c/b-$NONCE ] && echo A > /a
+FROM busybox AS b
+RUN --mount=type=cache,id=rendezvous,target=/c touch /c/b-$NONCE && for i in $(seq 600); do [ -e /c/a-$NONCE ] && break; sleep 0.1; done && [ -e /c/a-$NONCE ] && echo B > /b
+FROM busybox
+ARG NONCE
+COPY --from=a /a /a
+COPY --from=b /b /b
+DOCKERFILE
+sed -i 's/^FROM busybox AS \(.*\)$/FROM busybox AS \1\nARG NONCE/' "$d/Dockerfile"
+bld --jobs 2 --build-arg NONCE="$RANDOM$RANDOM" -t parallel "$d"
+check "--jobs 2 builds two independent stages at once (each waits for the other)" built
+check "... and the final stage has both results" sh_ok parallel '[ "$(cat /a /b)" = "A
+B" ]'
+bld --jobs 2 --build-arg NONCE=same -t parallel "$d" && bld --jobs 2 --build-arg NONCE=same -t parallel "$d"
+check "... a second build of independent stages is all cached" [ "$(grep -c CACHED "$tmp/err")" -ge 5 ]
+printf 'FROM busybox AS a\nRUN exit 4\nFROM busybox AS b\nRUN sleep 30\nFROM busybox\nCOPY --from=a /etc/hostname /x\nCOPY --from=b /etc/hostname /y\n' >"$d/Dockerfile"
+bld --jobs 2 "$d"
+check "a failing stage among parallel ones fails the build at once, with its error" err_has "exit status 4"
+
 # --- history and layers --------------------------------------------------------------------------
 d=$(newctx history)
 echo f >"$d/f.txt"

@@ -48,6 +48,8 @@ struct BuildOptions {
   sandbox::IdModeChoice userns = sandbox::IdModeChoice::automatic;
   std::optional<std::int64_t> source_date_epoch;
   ProgressMode progress = ProgressMode::plain;
+  // Stages built at once when they do not depend on each other (1: one after another).
+  unsigned jobs = 1;
   std::vector<OutputSpec> outputs;
 };
 
