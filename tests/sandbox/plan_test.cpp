@@ -95,7 +95,8 @@ TEST(MountPlan, BindsUnderDevGetTheirMountPointsInTheDevTmpfs) {
 TEST(MountPlan, TmpfsMountsComeWithTheirSize) {
   Spec s = spec();
   s.tmpfs = {{"/scratch", 1 << 20}};
-  const MountOp* t = find(plan_mounts(s), MountOp::Kind::mount, "/r/scratch");
+  const auto ops = plan_mounts(s);
+  const MountOp* t = find(ops, MountOp::Kind::mount, "/r/scratch");
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->fstype, "tmpfs");
   EXPECT_NE(t->data.find("size=1048576"), std::string::npos);
