@@ -148,8 +148,14 @@ CleanupWatch::CleanupWatch(std::string path) {
     while ((n = ::read(keep, &byte, 1)) < 0 && errno == EINTR) {
     }
     if (n == 0) {  // the owner died without a word: remove what it left
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
+      // The owner's sandbox may still be going down, its bind mounts on files of the tree
+      // (EBUSY until it is gone): try again for a while.
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+        if (!ec || !std::filesystem::exists(path, ec)) break;
+        ::usleep(50 * 1000);
+      }
     }
     ::_exit(0);
   }

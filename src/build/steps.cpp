@@ -309,8 +309,10 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
 }
 
 void Builder::run_instruction(ImageState& state, const StepInput& input) {
-  const sandbox::Identity& identity = namespace_.enter();
+  // The scratch directory's watcher is forked first: it must stay outside the namespace,
+  // where the step's mounts would make what it removes busy.
   const fs::path scratch = new_scratch("run");
+  const sandbox::Identity& identity = namespace_.enter();
   const ForwardedSignals signals;  // before any overlay's threads start
   RunHolds held;  // RUN --mount: bind sources from stages, cache mount locks
   RunRequest request = run_request(state, input);

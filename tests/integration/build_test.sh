@@ -996,6 +996,30 @@ printf 'FROM busybox AS a\nRUN exit 4\nFROM busybox AS b\nRUN sleep 30\nFROM bus
 bld --jobs 2 "$d"
 check "a failing stage among parallel ones fails the build at once, with its error" err_has "exit status 4"
 
+# --- SIGKILL of cairn during a RUN leaves the store consistent ------------------------------------
+d=$(newctx killed)
+printf 'FROM busybox\nRUN echo started-%s && sleep 300\n' "$RANDOM$RANDOM" >"$d/Dockerfile"
+marker=$(sed -n 's/^RUN echo \(started-[0-9]*\).*/\1/p' "$d/Dockerfile")
+"$cairn" --root "$store" build --progress plain -t killed "$d" >"$tmp/out" 2>"$tmp/err" &
+killed_pid=$!
+for _ in $(seq 300); do grep -q "$marker" "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+kill -KILL "$killed_pid" 2>/dev/null
+wait "$killed_pid" 2>/dev/null
+for _ in $(seq 100); do  # the sandbox dies with cairn; the watcher then empties tmp/
+  if ! pgrep -u "$(id -u)" -f "[s]leep 300" >/dev/null && [ -z "$(ls -A "$store/cairn/tmp")" ]; then
+    break
+  fi
+  sleep 0.1
+done
+check "SIGKILL during a RUN: the command was running" grep -q "$marker" "$tmp/err"
+check "... no process of the build is left" bash -c "! pgrep -u $(id -u) -f '[s]leep 300' >/dev/null"
+check "... no mount of it is left" bash -c "! grep -q '$store' /proc/self/mountinfo"
+check "... nothing is left in the store's tmp/" bash -c "[ -z \"\$(ls -A '$store/cairn/tmp')\" ]"
+run store verify
+check "... the store verifies" status_is 0
+run images
+check "... and no image was tagged" out_lacks "killed"
+
 # --- history and layers --------------------------------------------------------------------------
 d=$(newctx history)
 echo f >"$d/f.txt"
