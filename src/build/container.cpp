@@ -101,14 +101,6 @@ void complete_env(std::vector<std::string>& env, const std::string& home, bool t
 
 namespace {
 
-std::vector<overlay::LayerSource> image_lowers(const store::Store& store, const json& config,
-                                               const std::string& image) {
-  std::vector<overlay::LayerSource> lowers;
-  for (const layer::LayerDir& dir : store::layer_dirs(store, config, image))
-    lowers.push_back({dir.path, overlay::Format::cairn});
-  return lowers;
-}
-
 std::vector<std::string> process_environment() {
   std::vector<std::string> env;
   for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
@@ -153,20 +145,8 @@ class Scratch {
 overlay::MountOptions mount_options_for(const store::Store& store, const json& image_config,
                                         const std::string& image, const fs::path& scratch,
                                         sandbox::IdMode mode) {
-  overlay::MountOptions options;
-  options.lowers = image_lowers(store, image_config, image);
-  const bool single = mode == sandbox::IdMode::single;
-  options.lowers.push_back(
-      make_scaffold_layer(scratch / "scaffold", single && has_apt(options.lowers)));
-  const layer::LayerDir upper{scratch / "upper"};
-  fs::create_directories(upper.root());
-  options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
-  options.fsname = "cairn";
-  if (single) {
-    options.shown_uid = 0;
-    options.shown_gid = 0;
-  }
-  return options;
+  return sandbox_overlay(store::layer_dirs(store, image_config, image),
+                         layer::LayerDir{scratch / "upper"}, scratch, mode);
 }
 
 sandbox::Spec spec_for(const ContainerOptions& o, ProcessRequest& request, const fs::path& rootfs,

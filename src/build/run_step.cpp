@@ -60,20 +60,8 @@ namespace {
 overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
                                     const RunRequest& request, const layer::LayerDir& upper,
                                     const fs::path& scratch, sandbox::IdMode mode) {
-  overlay::MountOptions options;
-  for (const layer::LayerDir& dir : lowers) options.lowers.push_back({dir.path, overlay::Format::cairn});
-  const bool single = mode == sandbox::IdMode::single;
-  options.lowers.push_back(make_scaffold_layer(scratch / "scaffold",
-                                               single && has_apt(options.lowers),
-                                               request.mount_points));
-  fs::create_directories(upper.root());
-  options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
-  options.fsname = "cairn";
-  if (single) {
-    options.shown_uid = 0;
-    options.shown_gid = 0;
-  }
-  if (single && request.creates_as) {
+  overlay::MountOptions options = sandbox_overlay(lowers, upper, scratch, mode, request.mount_points);
+  if (mode == sandbox::IdMode::single && request.creates_as) {
     options.new_entry_uid = request.creates_as->first;
     options.new_entry_gid = request.creates_as->second;
   }

@@ -60,6 +60,24 @@ overlay::LayerSource make_scaffold_layer(const fs::path& dir, bool apt_as_root,
   return {dir, overlay::Format::cairn};
 }
 
+overlay::MountOptions sandbox_overlay(const std::vector<layer::LayerDir>& lowers,
+                                      const layer::LayerDir& upper, const fs::path& scratch,
+                                      sandbox::IdMode mode, const ScaffoldPoints& points) {
+  overlay::MountOptions options;
+  for (const layer::LayerDir& dir : lowers) options.lowers.push_back({dir.path, overlay::Format::cairn});
+  const bool single = mode == sandbox::IdMode::single;
+  options.lowers.push_back(
+      make_scaffold_layer(scratch / "scaffold", single && has_apt(options.lowers), points));
+  fs::create_directories(upper.root());
+  options.upper = overlay::LayerSource{upper.path, overlay::Format::cairn};
+  options.fsname = "cairn";
+  if (single) {
+    options.shown_uid = 0;
+    options.shown_gid = 0;
+  }
+  return options;
+}
+
 std::string random_hostname() {
   std::random_device device;
   std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) | device();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cairn/layer.hpp"
 #include "cairn/overlay/mount.hpp"
 #include "cairn/sandbox/identity.hpp"
 #include "cairn/sandbox/sandbox.hpp"
@@ -34,6 +35,14 @@ struct ScaffoldPoints {
 // its _apt user (see session.cpp).
 overlay::LayerSource make_scaffold_layer(const std::filesystem::path& dir, bool apt_as_root,
                                          const ScaffoldPoints& points = {});
+
+// The overlay a sandbox runs on: the image's layers (top-most first), the scaffold layer
+// made in `scratch`/scaffold, and `upper` (created) as the writable layer; in single-id mode
+// everything is shown as 0:0 (the one mapped id).
+overlay::MountOptions sandbox_overlay(const std::vector<layer::LayerDir>& lowers,
+                                      const layer::LayerDir& upper,
+                                      const std::filesystem::path& scratch, sandbox::IdMode mode,
+                                      const ScaffoldPoints& points = {});
 
 // 12 hex digits, as docker names a container's host.
 std::string random_hostname();

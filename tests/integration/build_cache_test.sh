@@ -102,17 +102,7 @@ other_id() {
 }
 
 # crun IMAGE CMD...: `cairn run --rm` on the main store.
-crun() {
-  status=0
-  timeout -k 5 120 "$cairn" --root "$store" run --rm "$@" </dev/null >"$tmp/out" 2>"$tmp/err" ||
-    status=$?
-}
-file_is() {
-  crun "$1" cat "$2"
-  if [ "$status" -eq 0 ] && out_is "$3"; then return 0; fi
-  { echo "$2 in $1: expected '$3', got (status $status):"; cat "$tmp/out" "$tmp/err"; } >"$tmp/diff"
-  return 1
-}
+crun() { run_rm "$@"; }
 # inspect_field ROOT IMAGE KEY: a top-level field of `cairn inspect`.
 inspect_field() {
   "$cairn" --root "$1" inspect "$2" 2>/dev/null |

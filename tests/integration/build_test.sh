@@ -43,12 +43,7 @@ cd "$tmp" || exit 1
 start_time=$(date +%s)
 
 me=$(id -un)
-if grep -q "^$me:" /etc/subuid 2>/dev/null && command -v newuidmap >/dev/null &&
-   command -v newgidmap >/dev/null; then
-  auto_mode=range
-else
-  auto_mode=single
-fi
+auto_mode=$(expected_id_mode)
 echo "# $me: automatic identity mode is expected to be $auto_mode"
 
 # --- helpers -----------------------------------------------------------------------------
@@ -95,18 +90,7 @@ bld() {
 built() { [ "$status" -eq 0 ] && [[ $iid =~ ^sha256:[0-9a-f]{64}$ ]]; }
 
 # crun IMAGE CMD...: `cairn run --rm`, output in $tmp/out and $tmp/err.
-crun() {
-  status=0
-  timeout -k 5 120 "$cairn" --root "$store" run --rm "$@" </dev/null >"$tmp/out" 2>"$tmp/err" ||
-    status=$?
-}
-# file_is IMAGE PATH CONTENT: PATH in IMAGE holds exactly CONTENT.
-file_is() {
-  crun "$1" cat "$2"
-  if [ "$status" -eq 0 ] && out_is "$3"; then return 0; fi
-  { echo "$2 in $1: expected '$3', got (status $status):"; cat "$tmp/out" "$tmp/err"; } >"$tmp/diff"
-  return 1
-}
+crun() { run_rm "$@"; }
 # sh_ok IMAGE SCRIPT: `sh -c SCRIPT` in IMAGE exits 0.
 sh_ok() {
   crun "$1" sh -c "$2"

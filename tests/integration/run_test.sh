@@ -45,12 +45,7 @@ start_time=$(date +%s)
 
 # The mode cairn must pick by itself.
 me=$(id -un)
-if grep -q "^$me:" /etc/subuid 2>/dev/null && command -v newuidmap >/dev/null &&
-   command -v newgidmap >/dev/null; then
-  auto_mode=range
-else
-  auto_mode=single
-fi
+auto_mode=$(expected_id_mode)
 echo "# $me: automatic mode is expected to be $auto_mode"
 
 # --- helpers -----------------------------------------------------------------------------

@@ -76,6 +76,19 @@ finish() {
   echo "# all $tests assertions passed"
 }
 
+# expected_id_mode: the identity mode cairn must pick by itself for this user: range when
+# the user has an /etc/subuid range and newuidmap/newgidmap exist, single otherwise.
+expected_id_mode() {
+  local me
+  me=$(id -un)
+  if grep -q "^$me:" /etc/subuid 2>/dev/null && command -v newuidmap >/dev/null &&
+     command -v newgidmap >/dev/null; then
+    echo range
+  else
+    echo single
+  fi
+}
+
 # require_cairn: sets $cairn to $CAIRN_BINARY (else `cairn` in PATH) as an absolute path;
 # bails out when there is none.
 require_cairn() {
@@ -92,6 +105,21 @@ require_cairn() {
 isolate_home() {
   export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
   mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+}
+
+# run_rm IMAGE CMD...: `cairn run --rm` on the test's store, output in $tmp/out and
+# $tmp/err, the exit status in $status.
+run_rm() {
+  status=0
+  timeout -k 5 120 "$cairn" --root "$store" run --rm "$@" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+    status=$?
+}
+# file_is IMAGE PATH CONTENT: PATH in IMAGE holds exactly CONTENT.
+file_is() {
+  run_rm "$1" cat "$2"
+  if [ "$status" -eq 0 ] && [ "$(cat "$tmp/out")" = "$3" ]; then return 0; fi
+  { echo "$2 in $1: expected '$3', got (status $status):"; cat "$tmp/out" "$tmp/err"; } >"$tmp/diff"
+  return 1
 }
 
 # run ARGS...: runs cairn on the test's store ($store); its output lands in $tmp/out and
