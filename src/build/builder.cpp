@@ -1,9 +1,8 @@
 #include "builder.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/log.hpp"
@@ -18,13 +17,19 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string created_now(const std::optional<std::int64_t>& source_date_epoch) {
-  return store::rfc3339(source_date_epoch ? *source_date_epoch : static_cast<std::int64_t>(::time(nullptr)));
+  return store::rfc3339(source_date_epoch ? *source_date_epoch
+                                          : static_cast<std::int64_t>(::time(nullptr)));
 }
 
 Builder::Builder(store::Store& store, const BuildOptions& options, const frontend::Dockerfile& file,
                  const frontend::BuildDescription& description)
-    : store_(store), options_(options), file_(file), description_(description), cache_(store),
-      progress_(options.progress), namespace_(options.userns) {}
+    : store_(store),
+      options_(options),
+      file_(file),
+      description_(description),
+      cache_(store),
+      progress_(options.progress),
+      namespace_(options.userns) {}
 
 Builder::~Builder() {
   stacks_.clear();  // descriptors into the scratch directory
@@ -43,7 +48,8 @@ void ensure_path(json& config) {
 
 std::vector<frontend::KeyValue> key_values(const json& config) {
   std::vector<frontend::KeyValue> out;
-  for (auto& [k, v] : env_of(config)) out.push_back({k, v});
+  for (auto& [k, v] : env_of(config))
+    out.push_back({k, v});
   return out;
 }
 
@@ -65,9 +71,10 @@ StageResult Builder::image_base(const std::string& reference) {
   if (!image) image = store_.resolve(reference);
   if (!image)
     throw Error("FROM " + reference + ": no such image in the store")
-        .hint("cairn images lists what there is; cairn load, cairn import or a FROM "
-              "oci-archive:PATH / docker-archive:PATH brings an image in (pulling from a "
-              "registry is not available yet)");
+        .hint(
+            "cairn images lists what there is; cairn load, cairn import or a FROM "
+            "oci-archive:PATH / docker-archive:PATH brings an image in (pulling from a "
+            "registry is not available yet)");
   StageResult base{state_of(store_, *image), ""};
   base.key = "image " + store::image_config_digest(store_, *image);
   return base;
@@ -92,7 +99,8 @@ frontend::Stage Builder::with_triggers(const frontend::Stage& stage, json& confi
   for (const auto& t : triggers) {
     const std::string text = t.get<std::string>();
     const frontend::Dockerfile trigger = frontend::parse_dockerfile(text, "ONBUILD " + text);
-    for (const auto& node : trigger.nodes) parsed.push_back(frontend::parse_instruction(trigger, node));
+    for (const auto& node : trigger.nodes)
+      parsed.push_back(frontend::parse_instruction(trigger, node));
   }
   out.instructions.insert(out.instructions.begin(), parsed.begin(), parsed.end());
   config["config"].erase("OnBuild");
@@ -151,10 +159,11 @@ json Builder::key_inputs(const StageResult& current, const StepInput& input) {
     // A USER other than root runs as root in single-id mode: the modes may differ.
     inputs["userns"] = sandbox::to_string(namespace_.identity().mode);
     inputs["mounts"] = std::move(mounts);
-    inputs["network"] = run->network.value_or(
-        options_.network == sandbox::Network::none ? "none" : "default");
+    inputs["network"] =
+        run->network.value_or(options_.network == sandbox::Network::none ? "none" : "default");
     json heredocs = json::array();
-    for (const auto& h : run->heredocs) heredocs.push_back(h.content);
+    for (const auto& h : run->heredocs)
+      heredocs.push_back(h.content);
     inputs["heredocs"] = std::move(heredocs);
   }
   if (std::holds_alternative<frontend::CopyInstruction>(e.instruction.value))
@@ -195,8 +204,10 @@ void Builder::step(StageResult& current, const StepInput& input) {
 
 void Builder::execute(ImageState& state, const StepInput& input) {
   const frontend::Instruction& ins = input.expanded->instruction;
-  if (std::holds_alternative<frontend::RunInstruction>(ins.value)) return run_instruction(state, input);
-  if (std::holds_alternative<frontend::CopyInstruction>(ins.value)) return copy_instruction(state, input);
+  if (std::holds_alternative<frontend::RunInstruction>(ins.value))
+    return run_instruction(state, input);
+  if (std::holds_alternative<frontend::CopyInstruction>(ins.value))
+    return copy_instruction(state, input);
   if (std::holds_alternative<frontend::WorkdirInstruction>(ins.value))
     return workdir_instruction(state, input);
   if (const auto* m = std::get_if<frontend::MaintainerInstruction>(&ins.value)) {
@@ -244,19 +255,22 @@ BuildResult build_image(store::Store& store, const BuildOptions& options) {
   }();
   for (const auto& warning : file.warnings)
     log(LogLevel::warn, "{}:{}: {}", file.filename, warning.line, warning.message);
-  const frontend::BuildDescription description = frontend::describe_build(file, options.stage_options);
+  const frontend::BuildDescription description =
+      frontend::describe_build(file, options.stage_options);
   for (const auto& name : description.unused_build_args)
     log(LogLevel::warn, "build argument {} was given but no ARG declares it", name);
   Builder builder(store, options, file, description);
   builder.build_stages(description.order, options.jobs);
 
   ImageState final_state = builder.result(description.target).state;
-  for (const auto& [key, value] : options.labels) final_state.config["config"]["Labels"][key] = value;
+  for (const auto& [key, value] : options.labels)
+    final_state.config["config"]["Labels"][key] = value;
   const json& history = final_state.config["history"];
   final_state.config["created"] = history.empty() ? created_now(options.source_date_epoch)
                                                   : history.back().value("created", "");
   BuildResult result;
-  result.image = store::store_image(store, final_state.config.dump(), final_state.layers, options.tags);
+  result.image =
+      store::store_image(store, final_state.config.dump(), final_state.layers, options.tags);
   result.image_id = store::image_config_digest(store, result.image);
   result.steps = builder.steps();
   result.cached_steps = builder.cached();
@@ -289,9 +303,12 @@ std::vector<std::pair<std::string, std::string>> csv_fields(std::string_view tex
 OutputSpec parse_output(std::string_view text) {
   OutputSpec out;
   for (const auto& [key, value] : csv_fields(text, "-o"))
-    if (key == "type") out.type = value;
-    else if (key == "dest") out.dest = value;
-    else throw Error(fmt::format("-o \"{}\": unknown key {} (type, dest)", text, key));
+    if (key == "type")
+      out.type = value;
+    else if (key == "dest")
+      out.dest = value;
+    else
+      throw Error(fmt::format("-o \"{}\": unknown key {} (type, dest)", text, key));
   if (out.type.empty()) out.type = "hybrid";
   if (out.dest.empty()) throw Error(fmt::format("-o \"{}\": dest=PATH is missing", text));
   if (!store::parse_save_format(out.type))
@@ -302,10 +319,14 @@ OutputSpec parse_output(std::string_view text) {
 Secret parse_secret(std::string_view text) {
   Secret s;
   for (const auto& [key, value] : csv_fields(text, "--secret"))
-    if (key == "id") s.id = value;
-    else if (key == "src" || key == "source") s.source = value;
-    else if (key == "type" && value == "file") continue;
-    else throw Error(fmt::format("--secret \"{}\": unknown key {} (id, src)", text, key));
+    if (key == "id")
+      s.id = value;
+    else if (key == "src" || key == "source")
+      s.source = value;
+    else if (key == "type" && value == "file")
+      continue;
+    else
+      throw Error(fmt::format("--secret \"{}\": unknown key {} (id, src)", text, key));
   if (s.id.empty()) throw Error(fmt::format("--secret \"{}\": id=ID is missing", text));
   if (s.source.empty()) s.source = s.id;
   std::error_code ec;

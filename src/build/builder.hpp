@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "cache.hpp"
-#include "copy.hpp"
 #include "cairn/base/lock.hpp"
 #include "cairn/base/process.hpp"
 #include "cairn/build/build.hpp"
@@ -17,6 +16,7 @@
 #include "cairn/frontend/dockerignore.hpp"
 #include "cairn/frontend/stages.hpp"
 #include "cairn/overlay/stack.hpp"
+#include "copy.hpp"
 #include "progress.hpp"
 #include "run_step.hpp"
 #include "state.hpp"
@@ -83,7 +83,7 @@ class Builder {
   // What a RUN step's mounts hold while it runs.
   struct RunHolds {
     std::vector<std::unique_ptr<ServedMount>> mounts;  // bind sources from stages
-    std::vector<FileLock> locks;                        // cache mounts' sharing
+    std::vector<FileLock> locks;                       // cache mounts' sharing
   };
   void add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
                       const std::string& scratch, const sandbox::Identity& identity,

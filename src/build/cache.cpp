@@ -17,15 +17,20 @@ constexpr std::string_view kCacheVersion = "cairn build cache 1";
 
 std::string step_key(const std::string& parent, const json& inputs) {
   // json dumps objects with sorted keys: the same inputs always give the same text.
-  return Sha256().update(kCacheVersion).update("\n").update(parent).update("\n")
-      .update(inputs.dump()).hex_digest();
+  return Sha256()
+      .update(kCacheVersion)
+      .update("\n")
+      .update(parent)
+      .update("\n")
+      .update(inputs.dump())
+      .hex_digest();
 }
 
-StepCache::StepCache(store::Store& store) : store_(store), dir_(store.root() / "cairn/build-cache") {
+StepCache::StepCache(store::Store& store)
+    : store_(store), dir_(store.root() / "cairn/build-cache") {
   std::error_code ec;
   fs::create_directories(dir_, ec);
 }
-
 
 std::optional<ImageState> StepCache::lookup(const std::string& key) const {
   const int fd = ::open((dir_ / key).c_str(), O_RDONLY | O_CLOEXEC);
@@ -49,7 +54,8 @@ void StepCache::save(const std::string& key, const ImageState& state) const {
     const UniqueFd out = sys::open(temp.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     sys::write_all(out.get(), entry.dump(), temp.string());
   }
-  if (::rename(temp.c_str(), (dir_ / key).c_str()) != 0) throw_errno("rename", temp.string(), errno);
+  if (::rename(temp.c_str(), (dir_ / key).c_str()) != 0)
+    throw_errno("rename", temp.string(), errno);
 }
 
 }  // namespace cairn::build

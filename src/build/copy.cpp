@@ -1,13 +1,13 @@
 #include "copy.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fmt/format.h>
 
 #include "cairn/base/digest.hpp"
 #include "cairn/base/error.hpp"
@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool has_wildcard(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+bool has_wildcard(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
 
 std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
@@ -33,10 +35,12 @@ std::string base_name(const std::string& path) {
 // Sources and their walk: what of the tree a COPY may see.
 class SourceWalker {
  public:
-  SourceWalker(const CopyRequest& request, const SourceTree& tree) : request_(request), tree_(tree) {
+  SourceWalker(const CopyRequest& request, const SourceTree& tree)
+      : request_(request), tree_(tree) {
     if (!request.excludes.empty()) {
       std::vector<frontend::IgnorePattern> patterns;
-      for (const auto& e : request.excludes) patterns.push_back({clean_relative(e), false, 0});
+      for (const auto& e : request.excludes)
+        patterns.push_back({clean_relative(e), false, 0});
       excludes_ = frontend::IgnoreMatcher(std::move(patterns));
     }
   }
@@ -63,7 +67,8 @@ class SourceWalker {
     std::vector<std::string> level = {""};
     for (const std::string& part : split_path(cleaned)) {
       std::vector<std::string> next;
-      for (const std::string& dir : level) expand_part(dir, part, next);
+      for (const std::string& dir : level)
+        expand_part(dir, part, next);
       level = std::move(next);
     }
     for (const auto& p : level)
@@ -102,7 +107,8 @@ class Planner {
     const std::string dest = resolve_in_image(image_, request_.destination, true);
     const auto existing = image_.lookup(dest);
     const bool dest_is_dir = dest_dir_syntax || (existing && S_ISDIR(existing->attr.mode));
-    for (const std::string& source : request_.sources) add_source(source, dest, dest_is_dir);
+    for (const std::string& source : request_.sources)
+      add_source(source, dest, dest_is_dir);
     return std::move(plan_);
   }
 
@@ -111,8 +117,8 @@ class Planner {
     const std::vector<std::string> found = walker_.matches(pattern);
     if (found.empty())
       throw Error(fmt::format("{} {}: \"{}\": not found in the {}",
-                              request_.is_add ? "ADD" : "COPY", pattern, "/" + clean_relative(pattern),
-                              tree_.name))
+                              request_.is_add ? "ADD" : "COPY", pattern,
+                              "/" + clean_relative(pattern), tree_.name))
           .hint(tree_.is_context ? "the path is relative to the build context; check it and "
                                    ".dockerignore"
                                  : "check the path in that stage or image");
@@ -154,8 +160,8 @@ class Planner {
       if (std::find_if(plan_.parents.begin(), plan_.parents.end(),
                        [&](const ParentDir& p) { return p.path == prefix; }) != plan_.parents.end())
         continue;
-      plan_.parents.push_back(parent_dir(image_, prefix, request_.uid.value_or(0),
-                                         request_.gid.value_or(0)));
+      plan_.parents.push_back(
+          parent_dir(image_, prefix, request_.uid.value_or(0), request_.gid.value_or(0)));
     }
   }
 
@@ -189,7 +195,8 @@ class Planner {
     it.layer = r.data_layer;
     it.source = r.path;
     it.dest = dest;
-    it.mode = request_.chmod && kind != CopyItem::Kind::symlink ? *request_.chmod : r.attr.mode & 07777;
+    it.mode =
+        request_.chmod && kind != CopyItem::Kind::symlink ? *request_.chmod : r.attr.mode & 07777;
     it.uid = request_.uid.value_or(0);
     it.gid = request_.gid.value_or(0);
     it.mtime = r.attr.mtime;
@@ -206,7 +213,8 @@ class Planner {
 
 }  // namespace
 
-CopyPlan plan_copy(const CopyRequest& request, const SourceTree& tree, const overlay::Stack& image) {
+CopyPlan plan_copy(const CopyRequest& request, const SourceTree& tree,
+                   const overlay::Stack& image) {
   return Planner(request, tree, image).plan();
 }
 

@@ -34,10 +34,10 @@ struct CopyRequest {
   bool destination_is_dir = false;   // ended with '/' (or several sources)
   std::optional<uid_t> uid;          // --chown, resolved
   std::optional<gid_t> gid;
-  std::optional<mode_t> chmod;       // --chmod
-  bool parents = false;              // --parents
-  std::vector<std::string> excludes; // --exclude patterns
-  bool is_add = false;               // ADD: extract local tar archives
+  std::optional<mode_t> chmod;        // --chmod
+  bool parents = false;               // --parents
+  std::vector<std::string> excludes;  // --exclude patterns
+  bool is_add = false;                // ADD: extract local tar archives
 };
 
 // One entry to create in the new layer.
@@ -87,6 +87,7 @@ CopyPlan plan_mkdir(const std::string& path, const overlay::Stack& image, uid_t 
 // Resolves the symlinks of an absolute path inside the image's root, as a process inside
 // the container would (absolute links restart at the root; ".." stops at the root). The
 // last component is followed only when `follow_last`. Returns the path relative to root.
-std::string resolve_in_image(const overlay::Stack& image, const std::string& path, bool follow_last);
+std::string resolve_in_image(const overlay::Stack& image, const std::string& path,
+                             bool follow_last);
 
 }  // namespace cairn::build

@@ -33,7 +33,8 @@ std::vector<std::string> split_path(const std::string& path) {
 
 std::string clean_relative(const std::string& path) {
   std::string out;
-  for (const std::string& part : split_path(path)) out += (out.empty() ? "" : "/") + part;
+  for (const std::string& part : split_path(path))
+    out += (out.empty() ? "" : "/") + part;
   return out;
 }
 
@@ -62,8 +63,8 @@ std::string read_link(const overlay::Stack& stack, std::size_t layer, const std:
 }
 
 std::string file_digest(const overlay::Stack& stack, std::size_t layer, const std::string& path) {
-  const int fd = sys::try_openat2(stack.root_fd(layer), path, O_RDONLY,
-                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  const int fd =
+      sys::try_openat2(stack.root_fd(layer), path, O_RDONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   if (fd < 0) throw_errno("open", "/" + path, -fd);
   const UniqueFd file(fd);
   Sha256 sum;

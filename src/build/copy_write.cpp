@@ -18,7 +18,8 @@
 namespace cairn::build {
 namespace fs = std::filesystem;
 
-std::string resolve_in_image(const overlay::Stack& image, const std::string& path, bool follow_last) {
+std::string resolve_in_image(const overlay::Stack& image, const std::string& path,
+                             bool follow_last) {
   std::vector<std::string> pending = split_path(path);
   std::reverse(pending.begin(), pending.end());  // a stack: next component at the back
   std::vector<std::string> done;
@@ -27,7 +28,8 @@ std::string resolve_in_image(const overlay::Stack& image, const std::string& pat
     const std::string part = pending.back();
     pending.pop_back();
     std::string candidate;
-    for (const auto& d : done) candidate += d + "/";
+    for (const auto& d : done)
+      candidate += d + "/";
     candidate += part;
     const auto r = image.lookup(candidate);
     const bool follow = r && S_ISLNK(r->attr.mode) && (!pending.empty() || follow_last);
@@ -56,13 +58,14 @@ std::string resolve_in_image(const overlay::Stack& image, const std::string& pat
     }
   }
   std::string out;
-  for (const auto& d : done) out += (out.empty() ? "" : "/") + d;
+  for (const auto& d : done)
+    out += (out.empty() ? "" : "/") + d;
   return out;
 }
 
 namespace {
 
-constexpr mode_t kDirDiskBits = 0700;   // the user can always enter and change what it wrote
+constexpr mode_t kDirDiskBits = 0700;  // the user can always enter and change what it wrote
 constexpr mode_t kFileDiskBits = 0600;
 
 class LayerWriter {
@@ -88,7 +91,8 @@ class LayerWriter {
         return;
       case CopyItem::Kind::file:
         copy_file(it);
-        note(it.dest, S_IFREG | it.mode, it.uid, it.gid, S_IFREG | (it.mode | kFileDiskBits), false);
+        note(it.dest, S_IFREG | it.mode, it.uid, it.gid, S_IFREG | (it.mode | kFileDiskBits),
+             false);
         set_time(it.dest, it.mtime);
         return;
       case CopyItem::Kind::symlink:
@@ -105,7 +109,8 @@ class LayerWriter {
   }
 
   void finish() {
-    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) set_time(it->first, it->second);
+    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it)
+      set_time(it->first, it->second);
     record_.save(out_.record());
   }
 
@@ -165,7 +170,8 @@ class LayerWriter {
     }
   }
 
-  void note(const std::string& path, mode_t mode, uid_t uid, gid_t gid, mode_t disk_mode, bool is_dir) {
+  void note(const std::string& path, mode_t mode, uid_t uid, gid_t gid, mode_t disk_mode,
+            bool is_dir) {
     (void)is_dir;
     if (uid == 0 && gid == 0 && mode == disk_mode) {
       record_.erase(path);
@@ -208,9 +214,10 @@ class LayerWriter {
     UniqueFd in(fd);
     unsigned char magic[6] = {};
     const ssize_t n = ::pread(in.get(), magic, sizeof magic, 0);
-    const bool direct = n >= 2 && ((magic[0] == 0x1f && magic[1] == 0x8b) ||
-                                   (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 &&
-                                    magic[2] == 0x2f && magic[3] == 0xfd));
+    const bool direct =
+        n >= 2 &&
+        ((magic[0] == 0x1f && magic[1] == 0x8b) ||
+         (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd));
     if (direct || !compressed_otherwise(in.get())) return in;
     return raw_stream(in.get(), it.source);
   }
@@ -276,8 +283,10 @@ class LayerWriter {
 
 void write_copy(const CopyPlan& plan, const SourceTree& tree, const layer::LayerDir& out) {
   LayerWriter writer(tree, out);
-  for (const ParentDir& p : plan.parents) writer.parent(p);
-  for (const CopyItem& it : plan.items) writer.item(it);
+  for (const ParentDir& p : plan.parents)
+    writer.parent(p);
+  for (const CopyItem& it : plan.items)
+    writer.item(it);
   writer.finish();
 }
 

@@ -64,7 +64,8 @@ void curl_init_once() {
 
 }  // namespace
 
-fs::path download(const std::string& url, const fs::path& dir, const std::optional<std::string>& checksum) {
+fs::path download(const std::string& url, const fs::path& dir,
+                  const std::optional<std::string>& checksum) {
   curl_init_once();
   if (checksum && !is_sha256_digest(*checksum))
     throw Error("ADD --checksum=" + *checksum + ": give sha256:<64 hex digits>");
@@ -93,8 +94,10 @@ fs::path download(const std::string& url, const fs::path& dir, const std::option
     throw Error("ADD " + url + ": " + (message[0] ? message : curl_easy_strerror(code)));
   const std::string got = sink.sum.oci_digest();
   if (checksum && got != *checksum)
-    throw Error("ADD " + url + ": checksum mismatch: --checksum says " + *checksum + ", the "
-                "download is " + got);
+    throw Error("ADD " + url + ": checksum mismatch: --checksum says " + *checksum +
+                ", the "
+                "download is " +
+                got);
   long filetime = -1;
   if (curl_easy_getinfo(curl.get(), CURLINFO_FILETIME, &filetime) == CURLE_OK && filetime >= 0) {
     const struct timespec times[2] = {{filetime, 0}, {filetime, 0}};

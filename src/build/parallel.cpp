@@ -1,12 +1,11 @@
 // Independent stages built at once (--jobs): each in a forked copy of cairn, which enters
 // its own user namespace for its RUN steps (a process with threads could not) and hands its
 // result back in a file. A stage that is the only one ready runs in this process.
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <set>
 
@@ -45,7 +44,8 @@ int wait_status(pid_t pid) {
 // Blocks until one of the children has ended; returns its position.
 std::size_t wait_any(const std::vector<Running>& running) {
   std::vector<pollfd> fds;
-  for (const Running& r : running) fds.push_back({r.pidfd.get(), POLLIN, 0});
+  for (const Running& r : running)
+    fds.push_back({r.pidfd.get(), POLLIN, 0});
   for (;;) {
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -98,9 +98,11 @@ bool Builder::fully_cached(int index) {
     progress_.set_output_prefix(stage_label(description_.stages.at(index)));
     build_stage(index);
     const StageResult& r = results_.at(index);
-    sys::write_file_atomic(result.string(),
-                           json{{"state", state_to_json(r.state)}, {"key", r.key},
-                                {"steps", steps_}, {"cached", cached_}}.dump());
+    sys::write_file_atomic(result.string(), json{{"state", state_to_json(r.state)},
+                                                 {"key", r.key},
+                                                 {"steps", steps_},
+                                                 {"cached", cached_}}
+                                                .dump());
   } catch (const std::exception& e) {
     fmt::print(stderr, "cairn: error: {}\n", e.what());
     status = 1;
@@ -118,7 +120,8 @@ void Builder::collect(const Running& r) {
 
 void Builder::build_stages(const std::vector<int>& order, unsigned jobs) {
   if (jobs <= 1 || !has_independent_stages(order)) {
-    for (int index : order) build_stage(index);
+    for (int index : order)
+      build_stage(index);
     return;
   }
   const fs::path results = new_scratch("results");
@@ -132,7 +135,8 @@ void Builder::build_stages(const std::vector<int>& order, unsigned jobs) {
     for (int index : pending)
       if (now.size() + running.size() < jobs && ready(description_.stages.at(index), done))
         now.push_back(index);
-    for (int index : now) pending.erase(std::find(pending.begin(), pending.end(), index));
+    for (int index : now)
+      pending.erase(std::find(pending.begin(), pending.end(), index));
     // A stage that is alone, or that the cache holds whole, needs no other process.
     std::vector<int> here;
     for (int index : now)

@@ -1,9 +1,8 @@
 #include "progress.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -106,8 +105,10 @@ void Progress::mute(bool muted) {
   std::lock_guard lock(mutex_);
   if (muted == muted_) return;
   muted_ = muted;
-  if (muted) unmuted_ = std::exchange(mode_, ProgressMode::quiet);
-  else mode_ = unmuted_;
+  if (muted)
+    unmuted_ = std::exchange(mode_, ProgressMode::quiet);
+  else
+    mode_ = unmuted_;
 }
 
 void Progress::set_output_prefix(const std::string& stage) {
@@ -149,8 +150,10 @@ void Progress::step_failed() {
   if (mode_ == ProgressMode::tty && line_open_) {
     // The whole tail stays: it says why the step failed.
     clear_tail();
-    std::string screen = fmt::format("{} \033[31mfailed\033[0m {:.2f}s\n", current_, seconds_since(started_));
-    for (const std::string& line : tail_) screen += "  " + line + "\n";
+    std::string screen =
+        fmt::format("{} \033[31mfailed\033[0m {:.2f}s\n", current_, seconds_since(started_));
+    for (const std::string& line : tail_)
+      screen += "  " + line + "\n";
     if (!partial_.empty()) screen += "  " + partial_ + "\n";
     write(screen);
   }
@@ -161,9 +164,11 @@ void Progress::finished(const std::string& image_id, const std::vector<std::stri
                         std::size_t steps, std::size_t cached) {
   std::lock_guard lock(mutex_);
   if (mode_ == ProgressMode::quiet) return;
-  std::string text = fmt::format("built {} in {:.2f}s ({} steps, {} cached)\n", image_id.substr(0, 19),
-                                 seconds_since(build_started_), steps, cached);
-  for (const std::string& tag : tags) text += "tagged " + tag + "\n";
+  std::string text =
+      fmt::format("built {} in {:.2f}s ({} steps, {} cached)\n", image_id.substr(0, 19),
+                  seconds_since(build_started_), steps, cached);
+  for (const std::string& tag : tags)
+    text += "tagged " + tag + "\n";
   write(text);
 }
 
@@ -188,6 +193,8 @@ void OutputPump::finish() {
   if (thread_.joinable()) thread_.join();
 }
 
-OutputPump::~OutputPump() { finish(); }
+OutputPump::~OutputPump() {
+  finish();
+}
 
 }  // namespace cairn::build

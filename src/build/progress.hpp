@@ -58,12 +58,12 @@ class Progress {
   std::string current_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point build_started_ = std::chrono::steady_clock::now();
-  bool line_open_ = false;         // tty: the step's line is drawn, tail under it
-  std::deque<std::string> tail_;   // tty: the last lines of output
-  std::string partial_;            // tty: output after the last newline
-  std::size_t drawn_tail_ = 0;     // tty: tail lines on the screen now
-  std::string kept_;               // quiet: the running step's output
-  std::string prefix_;             // plain: put before each output line
+  bool line_open_ = false;        // tty: the step's line is drawn, tail under it
+  std::deque<std::string> tail_;  // tty: the last lines of output
+  std::string partial_;           // tty: output after the last newline
+  std::size_t drawn_tail_ = 0;    // tty: tail lines on the screen now
+  std::string kept_;              // quiet: the running step's output
+  std::string prefix_;            // plain: put before each output line
   ProgressMode unmuted_ = ProgressMode::quiet;
   bool muted_ = false;
 };

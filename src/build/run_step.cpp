@@ -1,11 +1,10 @@
 #include "run_step.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
@@ -20,12 +19,15 @@ ForwardedSignals::ForwardedSignals() {
   sandbox::block_forwarded_signals();
 }
 
-ForwardedSignals::~ForwardedSignals() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+ForwardedSignals::~ForwardedSignals() {
+  ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+}
 
 std::unique_ptr<ServedMount> mount_read_only(const std::vector<layer::LayerDir>& layers,
                                              const fs::path& at, sandbox::IdMode mode) {
   overlay::MountOptions options;
-  for (const layer::LayerDir& dir : layers) options.lowers.push_back({dir.path, overlay::Format::cairn});
+  for (const layer::LayerDir& dir : layers)
+    options.lowers.push_back({dir.path, overlay::Format::cairn});
   if (options.lowers.empty()) {  // FROM scratch: an empty tree
     fs::create_directories(at.parent_path() / "empty");
     options.lowers.push_back({at.parent_path() / "empty", overlay::Format::kernel});
@@ -60,7 +62,8 @@ namespace {
 overlay::MountOptions mount_options(const std::vector<layer::LayerDir>& lowers,
                                     const RunRequest& request, const layer::LayerDir& upper,
                                     const fs::path& scratch, sandbox::IdMode mode) {
-  overlay::MountOptions options = sandbox_overlay(lowers, upper, scratch, mode, request.mount_points);
+  overlay::MountOptions options =
+      sandbox_overlay(lowers, upper, scratch, mode, request.mount_points);
   if (mode == sandbox::IdMode::single && request.creates_as) {
     options.new_entry_uid = request.creates_as->first;
     options.new_entry_gid = request.creates_as->second;
@@ -90,9 +93,11 @@ sandbox::Spec spec_for(const RunRequest& request, const fs::path& rootfs, const 
   }
   std::vector<std::string> env = request.env;
   bool has_home = false;
-  for (const auto& e : env) has_home = has_home || e.rfind("HOME=", 0) == 0;
+  for (const auto& e : env)
+    has_home = has_home || e.rfind("HOME=", 0) == 0;
   if (!has_home) env.push_back("HOME=" + user.home);
-  spec.process = {request.argv, env, request.cwd, user.uid, user.gid, user.groups, false, false, {}};
+  spec.process = {request.argv, env,   request.cwd, user.uid, user.gid,
+                  user.groups,  false, false,       {}};
   return spec;
 }
 

@@ -57,12 +57,12 @@ struct RunRequest {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // complete: the config's Env and the build args in scope
   std::string cwd = "/";
-  std::string user;              // as USER says it
+  std::string user;  // as USER says it
   sandbox::Network network = sandbox::Network::host;
   std::vector<sandbox::BindMount> binds;
   std::vector<sandbox::TmpfsMount> tmpfs;
-  ScaffoldPoints mount_points;   // RUN --mount targets, made in the scaffold layer
-  int output_fd = -1;            // the command's stdout and stderr; -1: cairn's stderr
+  ScaffoldPoints mount_points;  // RUN --mount targets, made in the scaffold layer
+  int output_fd = -1;           // the command's stdout and stderr; -1: cairn's stderr
   // Single-id mode with a USER other than root: the command runs as root, and what it
   // creates is recorded as this user's (resolved in the image before the mount).
   std::optional<std::pair<uid_t, gid_t>> creates_as;

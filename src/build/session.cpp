@@ -1,13 +1,12 @@
 #include "session.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <random>
 
@@ -20,7 +19,8 @@ namespace fs = std::filesystem;
 
 std::string read_in_root(const fs::path& rootfs, const std::string& path) {
   const UniqueFd root = sys::open(rootfs.string(), O_PATH | O_DIRECTORY);
-  const int fd = sys::try_openat2(root.get(), path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  const int fd =
+      sys::try_openat2(root.get(), path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd < 0) return {};
   const UniqueFd file(fd);
   return sys::read_all(file.get(), path);
@@ -64,7 +64,8 @@ overlay::MountOptions sandbox_overlay(const std::vector<layer::LayerDir>& lowers
                                       const layer::LayerDir& upper, const fs::path& scratch,
                                       sandbox::IdMode mode, const ScaffoldPoints& points) {
   overlay::MountOptions options;
-  for (const layer::LayerDir& dir : lowers) options.lowers.push_back({dir.path, overlay::Format::cairn});
+  for (const layer::LayerDir& dir : lowers)
+    options.lowers.push_back({dir.path, overlay::Format::cairn});
   const bool single = mode == sandbox::IdMode::single;
   options.lowers.push_back(
       make_scaffold_layer(scratch / "scaffold", single && has_apt(options.lowers), points));

@@ -27,7 +27,8 @@ ImageState state_of(const store::Store& store, const store::ImageEntry& image) {
 
 std::vector<layer::LayerDir> layer_dirs_of(const store::Store& store, const ImageState& state) {
   std::vector<layer::LayerDir> dirs;
-  for (const auto& l : state.layers) dirs.insert(dirs.begin(), store.layer_dir(l.diff_id));
+  for (const auto& l : state.layers)
+    dirs.insert(dirs.begin(), store.layer_dir(l.diff_id));
   return dirs;
 }
 
@@ -46,7 +47,9 @@ void record_step(ImageState& state, const std::string& created_by, const std::st
 json state_to_json(const ImageState& state) {
   json layers = json::array();
   for (const auto& l : state.layers)
-    layers.push_back({{"digest", l.digest}, {"size", l.size}, {"mediaType", l.media_type},
+    layers.push_back({{"digest", l.digest},
+                      {"size", l.size},
+                      {"mediaType", l.media_type},
                       {"diff_id", l.diff_id}});
   return {{"config", state.config}, {"layers", std::move(layers)}};
 }

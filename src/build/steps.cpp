@@ -1,13 +1,12 @@
 // The steps that touch files: RUN (sandbox on the overlay), COPY/ADD (a new layer
 // directory written directly) and WORKDIR (a directory made when the image lacks it).
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <linux/openat2.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "builder.hpp"
 #include "cairn/base/digest.hpp"
@@ -58,7 +57,8 @@ std::vector<std::string> shell_of(const json& config) {
 
 std::string joined_dir(const std::string& workdir, const std::string& path) {
   if (!path.empty() && path.front() == '/') return path;
-  return (workdir.empty() ? "/" : workdir) + (workdir.empty() || workdir.back() == '/' ? "" : "/") + path;
+  return (workdir.empty() ? "/" : workdir) + (workdir.empty() || workdir.back() == '/' ? "" : "/") +
+         path;
 }
 
 std::string workdir_of(const json& config) {
@@ -88,8 +88,10 @@ std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::St
   const std::string user = spec.substr(0, colon);
   const std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
   const std::string passwd = is_number(user) && (group.empty() || is_number(group))
-                                 ? "" : read_image_file(image, "/etc/passwd");
-  const std::string groups = group.empty() || is_number(group) ? "" : read_image_file(image, "/etc/group");
+                                 ? ""
+                                 : read_image_file(image, "/etc/passwd");
+  const std::string groups =
+      group.empty() || is_number(group) ? "" : read_image_file(image, "/etc/group");
   const sandbox::User u = with_context("--chown=" + spec, [&] {
     return sandbox::resolve_user(group.empty() ? user : user + ":" + group, passwd, groups);
   });
@@ -117,7 +119,8 @@ mode_t parse_chmod(const std::string& text) {
 bool dest_names_directory(const std::string& dest) {
   if (dest.empty()) return false;
   if (dest.back() == '/') return true;
-  return dest == "." || dest == ".." || (dest.size() >= 2 && dest.compare(dest.size() - 2, 2, "/.") == 0);
+  return dest == "." || dest == ".." ||
+         (dest.size() >= 2 && dest.compare(dest.size() - 2, 2, "/.") == 0);
 }
 
 }  // namespace
@@ -127,7 +130,8 @@ fs::path Builder::new_scratch(const std::string& purpose) {
     temp_ = store_.make_temp("build");
     watch_.emplace(temp_->path().string());
   }
-  const fs::path dir = temp_->path() / fmt::format("{}{}-{}", scratch_prefix_, purpose, ++scratch_count_);
+  const fs::path dir =
+      temp_->path() / fmt::format("{}{}-{}", scratch_prefix_, purpose, ++scratch_count_);
   fs::create_directories(dir);
   return dir;
 }
@@ -142,7 +146,8 @@ std::unique_ptr<overlay::Stack> Builder::image_stack(const ImageState& state) {
       std::vector<overlay::LayerSource>{{empty, overlay::Format::kernel}}, false);
 }
 
-std::optional<store::LayerBlob> Builder::commit(const layer::LayerDir& dir, const ImageState& below) {
+std::optional<store::LayerBlob> Builder::commit(const layer::LayerDir& dir,
+                                                const ImageState& below) {
   store::PackOptions pack;
   pack.source_date_epoch = options_.source_date_epoch;
   return store::add_layer(store_, dir, layer_dirs_of(store_, below), pack);
@@ -167,7 +172,8 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
     } else if (heredoc_is_command(run)) {
       cmd = chomped(run.heredocs.front());
     } else {
-      for (const auto& h : run.heredocs) cmd += "\n" + chomped(h) + h.name;
+      for (const auto& h : run.heredocs)
+        cmd += "\n" + chomped(h) + h.name;
     }
     request.argv = shell_of(state.config);
     request.argv.push_back(cmd);
@@ -178,16 +184,20 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
     request.env.push_back(k + "=" + v);
     has_path = has_path || k == "PATH";
   }
-  if (!has_path) request.env.insert(request.env.begin(), "PATH=" + std::string(sandbox::kDefaultPath));
+  if (!has_path)
+    request.env.insert(request.env.begin(), "PATH=" + std::string(sandbox::kDefaultPath));
   std::vector<std::pair<std::string, std::string>> args;
-  for (const auto& kv : *input.expanded->args) args.emplace_back(kv.key, kv.value);
+  for (const auto& kv : *input.expanded->args)
+    args.emplace_back(kv.key, kv.value);
   // The proxy variables reach RUN without an ARG, as in docker.
   for (const auto& [name, value] : options_.stage_options.build_args)
     if (value && frontend::is_predefined_arg(name)) args.emplace_back(name, *value);
   for (const auto& [key, value] : args) {  // build args, unless ENV sets the name
     bool shadowed = false;
-    for (const auto& [k, v] : env) shadowed = shadowed || k == key;
-    for (const auto& e : request.env) shadowed = shadowed || e.rfind(key + "=", 0) == 0;
+    for (const auto& [k, v] : env)
+      shadowed = shadowed || k == key;
+    for (const auto& e : request.env)
+      shadowed = shadowed || e.rfind(key + "=", 0) == 0;
     if (!shadowed) request.env.push_back(key + "=" + value);
   }
   request.cwd = workdir_of(state.config);
@@ -205,7 +215,8 @@ fs::path Builder::cache_mount_dir(const std::string& id, frontend::CacheSharing 
                                   std::vector<FileLock>& locks) {
   const fs::path base = store_.root() / "cairn/cache-mounts" / sha256_hex(id).substr(0, 32);
   for (int instance = 0;; ++instance) {
-    const fs::path dir = instance == 0 ? base : fs::path(fmt::format("{}-{}", base.string(), instance));
+    const fs::path dir =
+        instance == 0 ? base : fs::path(fmt::format("{}-{}", base.string(), instance));
     fs::create_directories(dir);
     const std::string lock = dir.string() + ".lock";
     if (sharing == frontend::CacheSharing::shared) {
@@ -225,8 +236,9 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
                              const std::string& scratch, const sandbox::Identity& identity,
                              RunHolds& held) {
   if (run.security == "insecure")
-    throw Error("RUN --security=insecure: cairn runs every step in its sandbox; there is no "
-                "insecure mode");
+    throw Error(
+        "RUN --security=insecure: cairn runs every step in its sandbox; there is no "
+        "insecure mode");
   for (const frontend::MountSpec& m : run.mounts) {
     const std::string target = m.target.empty() ? "" : joined_dir(request.cwd, m.target);
     switch (m.type) {
@@ -249,8 +261,10 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
           auto& stack = stacks_[from.key];
           if (!stack) stack = image_stack(from.state);
           bind_tree = stack.get();
-          const fs::path at = fs::path(scratch) / fmt::format("from-{}", held.mounts.size()) / "rootfs";
-          held.mounts.push_back(mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
+          const fs::path at =
+              fs::path(scratch) / fmt::format("from-{}", held.mounts.size()) / "rootfs";
+          held.mounts.push_back(
+              mount_read_only(layer_dirs_of(store_, from.state), at, identity.mode));
           root = at;
         } else {
           if (!options_.context) throw Error("RUN --mount=" + m.raw + ": the build has no context");
@@ -258,12 +272,14 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
           bind_tree = context_tree().stack;
         }
         // Symlinks in the source resolve inside its root, never on the host.
-        const std::string inside = resolve_in_image(*bind_tree, "/" + clean_relative(m.source.value_or("")), true);
+        const std::string inside =
+            resolve_in_image(*bind_tree, "/" + clean_relative(m.source.value_or("")), true);
         const fs::path source = inside.empty() ? root : root / inside;
         std::error_code ec;
         if (!fs::exists(fs::symlink_status(source, ec)))
           throw Error("RUN --mount=" + m.raw + ": /" + clean_relative(m.source.value_or("")) +
-                      " does not exist in " + (m.from ? *m.from : std::string("the build context")));
+                      " does not exist in " +
+                      (m.from ? *m.from : std::string("the build context")));
         // Writes to a read-write bind would reach the context; docker discards them: so
         // the context is always mounted read-only here.
         request.binds.push_back({source, target, true});
@@ -274,13 +290,15 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         break;
       }
       case frontend::MountType::secret: {
-        const std::string id = m.id.value_or(m.target.empty() ? "" : fs::path(m.target).filename().string());
+        const std::string id =
+            m.id.value_or(m.target.empty() ? "" : fs::path(m.target).filename().string());
         const std::string at = m.target.empty() ? "/run/secrets/" + id : target;
         const Secret* found = nullptr;
         for (const Secret& s : options_.secrets)
           if (s.id == id) found = &s;
         if (!found) {
-          if (m.required) throw Error("RUN --mount=" + m.raw + ": no --secret id=" + id + " was given");
+          if (m.required)
+            throw Error("RUN --mount=" + m.raw + ": no --secret id=" + id + " was given");
           continue;
         }
         if (m.env) request.env.push_back(*m.env + "=" + sys::read_file(found->source.string()));
@@ -295,7 +313,8 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         if (agent == options_.ssh_agents.end()) {
           if (m.required)
             throw Error("RUN --mount=" + m.raw + ": no --ssh " + id + " was given")
-                .hint("cairn build --ssh " + id + " (the agent of $SSH_AUTH_SOCK) or --ssh " + id + "=SOCKET");
+                .hint("cairn build --ssh " + id + " (the agent of $SSH_AUTH_SOCK) or --ssh " + id +
+                      "=SOCKET");
           continue;
         }
         const std::string at = m.target.empty() ? "/run/buildkit/ssh_agent.0" : target;
@@ -314,7 +333,7 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   const fs::path scratch = new_scratch("run");
   const sandbox::Identity& identity = namespace_.enter();
   const ForwardedSignals signals;  // before any overlay's threads start
-  RunHolds held;  // RUN --mount: bind sources from stages, cache mount locks
+  RunHolds held;                   // RUN --mount: bind sources from stages, cache mount locks
   RunRequest request = run_request(state, input);
   if (identity.mode == sandbox::IdMode::single && !request.user.empty()) {
     const auto image = image_stack(state);
@@ -332,7 +351,8 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   const std::string shown = fmt::format("{}", fmt::join(request.argv, " "));
   if (!outcome.error.empty()) throw Error("RUN " + shown + ": " + outcome.error);
   if (outcome.status != 0)
-    throw Error(fmt::format("RUN {}: the command failed with exit status {}", shown, outcome.status));
+    throw Error(
+        fmt::format("RUN {}: the command failed with exit status {}", shown, outcome.status));
   const auto& run = std::get<frontend::RunInstruction>(input.expanded->instruction.value);
   std::string created_by = "RUN " + shown;
   if (run.command.exec_form) created_by = frontend::render_instruction(input.expanded->instruction);
@@ -353,7 +373,8 @@ StageResult Builder::source_state(const std::string& ref, std::string& label) {
   return image_base(ref);
 }
 
-const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy, std::string& from_key) {
+const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy,
+                                       std::string& from_key) {
   if (copy.from) {
     std::string label;
     const StageResult source = source_state(*copy.from, label);
@@ -374,10 +395,12 @@ const SourceTree& Builder::context_tree() {
     stack = std::make_unique<overlay::Stack>(
         std::vector<overlay::LayerSource>{{*options_.context, overlay::Format::kernel}}, false);
     if (const auto file = frontend::find_ignore_file(*options_.context, options_.dockerfile_path))
-      ignore_ = with_context(".dockerignore " + file->string(),
-                             [&] { return frontend::IgnoreMatcher::parse(sys::read_file(file->string())); });
+      ignore_ = with_context(".dockerignore " + file->string(), [&] {
+        return frontend::IgnoreMatcher::parse(sys::read_file(file->string()));
+      });
   }
-  return trees_["context"] = SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
+  return trees_["context"] =
+             SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
 }
 
 const SourceTree& Builder::download_tree(const frontend::CopyInstruction& copy,
@@ -474,8 +497,10 @@ void Builder::workdir_instruction(ImageState& state, const StepInput& input) {
     const layer::LayerDir dir{scratch / "layer"};
     // BuildKit gives a directory WORKDIR creates to the current USER.
     const std::string user = state.config["config"].value("User", "");
-    const auto [uid, gid] = user.empty() ? std::pair<uid_t, gid_t>{0, 0} : resolve_user_spec(user, *image);
-    write_copy(plan_mkdir(path, *image, uid, gid), SourceTree{image.get(), nullptr, false, "image"}, dir);
+    const auto [uid, gid] =
+        user.empty() ? std::pair<uid_t, gid_t>{0, 0} : resolve_user_spec(user, *image);
+    write_copy(plan_mkdir(path, *image, uid, gid), SourceTree{image.get(), nullptr, false, "image"},
+               dir);
     layer = commit(dir, state);
   }
   record_step(state, "WORKDIR " + path, input.created, layer);

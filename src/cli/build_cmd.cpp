@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -71,8 +71,9 @@ void check_choices(const BuildArgs& a) {
       a.pull != "false")
     throw CLI::ValidationError("--pull", "must be never, missing or always, not " + a.pull);
   if (a.pull == "always" || a.pull == "true")
-    throw Error("--pull=always: cairn cannot reach registries yet; base images come from the "
-                "store (cairn load, cairn import) or FROM oci-archive:PATH / docker-archive:PATH");
+    throw Error(
+        "--pull=always: cairn cannot reach registries yet; base images come from the "
+        "store (cairn load, cairn import) or FROM oci-archive:PATH / docker-archive:PATH");
   if (a.network != "default" && a.network != "host" && a.network != "none")
     throw CLI::ValidationError("--network", "must be host or none, not " + a.network);
 }
@@ -80,7 +81,8 @@ void check_choices(const BuildArgs& a) {
 build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
   check_choices(a);
   build::BuildOptions o;
-  if (a.context.empty()) throw CLI::ValidationError("CONTEXT", "cairn build needs a context directory or -");
+  if (a.context.empty())
+    throw CLI::ValidationError("CONTEXT", "cairn build needs a context directory or -");
   if (a.context != "-") {
     std::error_code ec;
     if (!fs::is_directory(a.context, ec))
@@ -107,15 +109,18 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
     if (eq == 0) throw CLI::ValidationError("--label", "\"" + label + "\": the key is empty");
     o.labels[label.substr(0, eq)] = eq == std::string::npos ? "" : label.substr(eq + 1);
   }
-  for (const std::string& s : a.secrets) o.secrets.push_back(build::parse_secret(s));
+  for (const std::string& s : a.secrets)
+    o.secrets.push_back(build::parse_secret(s));
   for (const std::string& s : a.ssh) {  // a later --ssh of the same id wins, as --secret's
     auto [id, socket] = build::parse_ssh(s, std::getenv("SSH_AUTH_SOCK"));
     o.ssh_agents[id] = socket;
   }
-  for (const std::string& out : a.outputs) o.outputs.push_back(build::parse_output(out));
+  for (const std::string& out : a.outputs)
+    o.outputs.push_back(build::parse_output(out));
   const std::string userns = a.userns.empty() ? config.userns : a.userns;
   const auto choice = sandbox::parse_id_mode_choice(userns);
-  if (!choice) throw CLI::ValidationError("--userns", "must be auto, single or range, not " + userns);
+  if (!choice)
+    throw CLI::ValidationError("--userns", "must be auto, single or range, not " + userns);
   o.userns = *choice;
   o.source_date_epoch = source_date_epoch();
   o.progress = progress_mode(a);
@@ -124,37 +129,51 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
 }
 
 void add_options(CLI::App* app, BuildArgs& a) {
-  app->add_option("-t,--tag", a.tags, "Name the image NAME[:TAG] (repeatable)")->type_name("NAME")
+  app->add_option("-t,--tag", a.tags, "Name the image NAME[:TAG] (repeatable)")
+      ->type_name("NAME")
       ->allow_extra_args(false);
-  app->add_option("-f,--file", a.file, "The Dockerfile (default: CONTEXT/Dockerfile); - reads standard input")
+  app->add_option("-f,--file", a.file,
+                  "The Dockerfile (default: CONTEXT/Dockerfile); - reads standard input")
       ->type_name("FILE");
-  app->add_option("--build-arg", a.build_args, "Set a build argument; KEY alone takes $KEY (repeatable)")
-      ->type_name("KEY[=VALUE]")->allow_extra_args(false);
+  app->add_option("--build-arg", a.build_args,
+                  "Set a build argument; KEY alone takes $KEY (repeatable)")
+      ->type_name("KEY[=VALUE]")
+      ->allow_extra_args(false);
   app->add_option("--target", a.target, "Build this stage (default: the last)")->type_name("STAGE");
   app->add_flag("--no-cache", a.no_cache, "Run every step; do not use the layer cache");
   app->add_flag("--pull{always}", a.pull,
                 "--pull=never|missing: base images from the store (default missing); --pull or "
                 "--pull=always needs a registry");
-  app->add_option("--network", a.network, "Network of RUN steps: host (default) or none")->type_name("MODE");
-  app->add_option("--label", a.labels, "Add a label to the image (repeatable)")->type_name("KEY=VALUE")
+  app->add_option("--network", a.network, "Network of RUN steps: host (default) or none")
+      ->type_name("MODE");
+  app->add_option("--label", a.labels, "Add a label to the image (repeatable)")
+      ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   app->add_option("--secret", a.secrets, "A secret for RUN --mount=type=secret (repeatable)")
-      ->type_name("id=ID,src=PATH")->allow_extra_args(false);
-  app->add_option("--ssh", a.ssh, "Forward an ssh agent to RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
-      ->type_name("ID[=SOCKET]")->allow_extra_args(false);
-  app->add_option("--jobs", a.jobs, "Stages built at once when they do not depend on each other "
+      ->type_name("id=ID,src=PATH")
+      ->allow_extra_args(false);
+  app->add_option(
+         "--ssh", a.ssh,
+         "Forward an ssh agent to RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
+      ->type_name("ID[=SOCKET]")
+      ->allow_extra_args(false);
+  app->add_option("--jobs", a.jobs,
+                  "Stages built at once when they do not depend on each other "
                   "(default: the number of CPUs; 1: one after another)")
       ->type_name("N");
   app->add_option("--progress", a.progress, "auto, tty, plain or quiet")->type_name("MODE");
   app->add_flag("-q,--quiet", a.quiet, "Print only the image ID");
   app->add_option("--iidfile", a.iidfile, "Write the image ID to FILE")->type_name("FILE");
-  app->add_option("-o,--output", a.outputs, "Also write the image: type=hybrid|docker|oci,dest=PATH")
-      ->type_name("SPEC")->allow_extra_args(false);
+  app->add_option("-o,--output", a.outputs,
+                  "Also write the image: type=hybrid|docker|oci,dest=PATH")
+      ->type_name("SPEC")
+      ->allow_extra_args(false);
   app->add_option("--platform", a.platform, "Target platform for TARGETPLATFORM/TARGETARCH")
       ->type_name("OS/ARCH[/VARIANT]");
   app->add_option("--userns", a.userns, "Id mapping of RUN steps: auto (default), single or range")
       ->type_name("MODE");
-  app->add_option("context", a.context, "The build context directory, or - (Dockerfile on standard input, no context)")
+  app->add_option("context", a.context,
+                  "The build context directory, or - (Dockerfile on standard input, no context)")
       ->type_name("CONTEXT");
 }
 

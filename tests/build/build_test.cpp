@@ -1,4 +1,6 @@
 // The build's pure parts: step keys, the state of FROM scratch, -o and --secret values.
+#include "cairn/build/build.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include "../../src/build/cache.hpp"
 #include "../../src/build/state.hpp"
 #include "cairn/base/error.hpp"
-#include "cairn/build/build.hpp"
 
 namespace cairn::build {
 namespace {
@@ -36,7 +37,8 @@ TEST(RecordStep, ConfigOnlyStepsAreEmptyLayers) {
   ImageState s = scratch_state();
   record_step(s, "ENV A=b", "2024-01-01T00:00:00Z", std::nullopt);
   record_step(s, "COPY a /a", "2024-01-01T00:00:00Z",
-              store::LayerBlob{"sha256:aa", 10, "application/vnd.oci.image.layer.v1.tar+gzip", "sha256:bb"});
+              store::LayerBlob{"sha256:aa", 10, "application/vnd.oci.image.layer.v1.tar+gzip",
+                               "sha256:bb"});
   ASSERT_EQ(s.config["history"].size(), 2u);
   EXPECT_TRUE(s.config["history"][0].value("empty_layer", false));
   EXPECT_FALSE(s.config["history"][1].contains("empty_layer"));

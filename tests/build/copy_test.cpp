@@ -54,7 +54,8 @@ class CopyPlanTest : public ::testing::Test {
 
   static std::vector<std::string> dests(const CopyPlan& p) {
     std::vector<std::string> out;
-    for (const auto& it : p.items) out.push_back(it.dest);
+    for (const auto& it : p.items)
+      out.push_back(it.dest);
     return out;
   }
 
@@ -126,7 +127,8 @@ TEST_F(CopyPlanTest, ChownAndChmodApplyToEveryCopiedEntry) {
 
 TEST_F(CopyPlanTest, TheDigestSeesContentNotTimes) {
   const std::string before = plan_digest(plan(copy({"dir"}, "/x")), tree_, true);
-  fs::last_write_time(context_ / "dir/sub/c.txt", fs::file_time_type::clock::now() - std::chrono::hours(5));
+  fs::last_write_time(context_ / "dir/sub/c.txt",
+                      fs::file_time_type::clock::now() - std::chrono::hours(5));
   EXPECT_EQ(plan_digest(plan(copy({"dir"}, "/x")), tree_, true), before);
   write(context_ / "dir/sub/c.txt", "changed");
   EXPECT_NE(plan_digest(plan(copy({"dir"}, "/x")), tree_, true), before);

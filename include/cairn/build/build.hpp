@@ -35,7 +35,7 @@ struct OutputSpec {
 struct BuildOptions {
   std::optional<std::filesystem::path> context;  // none: `cairn build -` (no context)
   std::string dockerfile_text;
-  std::string dockerfile_name = "Dockerfile";  // for messages
+  std::string dockerfile_name = "Dockerfile";            // for messages
   std::optional<std::filesystem::path> dockerfile_path;  // -f FILE (for FILE.dockerignore)
   std::vector<std::string> tags;
   frontend::StageOptions stage_options;  // build args, target, platforms
@@ -54,7 +54,7 @@ struct BuildOptions {
 };
 
 struct BuildResult {
-  std::string image_id;         // the config digest
+  std::string image_id;  // the config digest
   store::ImageEntry image;
   std::size_t steps = 0;
   std::size_t cached_steps = 0;
