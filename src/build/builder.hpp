@@ -88,6 +88,12 @@ class Builder {
   void add_run_mounts(RunRequest& request, const frontend::RunInstruction& run,
                       const std::string& scratch, const sandbox::Identity& identity,
                       RunHolds& held);
+  void add_bind_mount(RunRequest& request, const frontend::MountSpec& m, const std::string& target,
+                      const std::string& scratch, const sandbox::Identity& identity,
+                      RunHolds& held);
+  void add_secret_mount(RunRequest& request, const frontend::MountSpec& m,
+                        const std::string& target);
+  void add_ssh_mount(RunRequest& request, const frontend::MountSpec& m, const std::string& target);
   std::filesystem::path cache_mount_dir(const std::string& id, frontend::CacheSharing sharing,
                                         std::vector<FileLock>& locks);
   // COPY --from and RUN --mount from=: a stage by name or index, else an image.
