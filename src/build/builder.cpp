@@ -11,6 +11,8 @@
 #include "cairn/build/image_config.hpp"
 #include "cairn/frontend/diagnostic.hpp"
 #include "cairn/store/image.hpp"
+#include "copy.hpp"
+#include "copy_paths.hpp"
 
 namespace cairn::build {
 namespace fs = std::filesystem;
@@ -57,6 +59,7 @@ std::vector<frontend::KeyValue> key_values(const json& config) {
 
 StageResult Builder::image_base(const std::string& reference) {
   std::optional<store::ImageEntry> image;
+  if (reference.rfind("oci:", 0) == 0) image = load_oci_layout(reference.substr(4));
   for (const char* scheme : {"oci-archive:", "docker-archive:"}) {
     if (reference.rfind(scheme, 0) != 0) continue;
     const std::string path = reference.substr(std::string_view(scheme).size());
@@ -65,12 +68,12 @@ StageResult Builder::image_base(const std::string& reference) {
     store::load_archive(store_, in.get(), {}, [&](const std::string& name) {
       if (loaded.empty()) loaded = name;
     });
-    if (loaded.empty()) throw Error("FROM " + reference + ": the archive holds no image");
+    if (loaded.empty()) throw Error("the archive " + path + " holds no image");
     image = store_.resolve(loaded);
   }
   if (!image) image = store_.resolve(reference);
   if (!image)
-    throw Error("FROM " + reference + ": no such image in the store")
+    throw Error("no such image in the store")
         .hint(
             "cairn images lists what there is; cairn load, cairn import or a FROM "
             "oci-archive:PATH / docker-archive:PATH brings an image in (pulling from a "
@@ -131,6 +134,32 @@ void Builder::build_stage(int index) {
                  [&] { step(current, input); });
   }
   results_[index] = std::move(current);
+}
+
+// FROM oci:DIR[:REF]: an OCI image layout directory, loaded into the store as an archive
+// of it would be; REF picks an image by its org.opencontainers.image.ref.name when the
+// layout holds several.
+std::optional<store::ImageEntry> Builder::load_oci_layout(const std::string& spec) {
+  std::string dir = spec, ref;
+  if (const auto colon = spec.rfind(':'); colon != std::string::npos && !fs::is_directory(spec)) {
+    dir = spec.substr(0, colon);
+    ref = spec.substr(colon + 1);
+  }
+  if (!fs::is_regular_file(fs::path(dir) / "index.json"))
+    throw Error(dir + " is not an OCI image layout (it has no index.json)");
+  const UniqueFd archive = tar_directory(dir, new_scratch("oci-layout"));
+  std::vector<std::string> loaded;
+  store::load_archive(store_, archive.get(), {},
+                      [&](const std::string& name) { loaded.push_back(name); });
+  for (const std::string& name : loaded) {
+    const bool wanted =
+        ref.empty() || name == ref ||
+        (name.size() > ref.size() + 1 &&
+         name.compare(name.size() - ref.size() - 1, std::string::npos, ":" + ref) == 0);
+    if (wanted) return store_.resolve(name);
+  }
+  throw Error(ref.empty() ? "the layout " + dir + " holds no image"
+                          : "the layout " + dir + " has no image named " + ref);
 }
 
 std::string Builder::stage_label(const frontend::Stage& stage) const {
@@ -225,11 +254,49 @@ void Builder::execute(ImageState& state, const StepInput& input) {
 
 namespace {
 
+// -o type=local: the image's root filesystem as files in DEST (which must not exist yet
+// or be empty), owned by the user as any rootless export is; what the host cannot hold for
+// an unprivileged user (owners, setuid bits, device nodes) is left out, as BuildKit's
+// rootless local exporter does.
+void export_rootfs(store::Store& store, const std::string& image_id, const fs::path& dest) {
+  std::error_code ec;
+  if (fs::exists(dest, ec) && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
+    throw Error("-o type=local: " + dest.string() + " exists and is not an empty directory");
+  const auto image = store.resolve(image_id);
+  const ImageState state = state_of(store, *image);
+  const std::vector<layer::LayerDir> layers = layer_dirs_of(store, state);
+  if (layers.empty()) {  // FROM scratch without files: an empty directory
+    fs::create_directories(dest);
+    return;
+  }
+  const overlay::Stack stack(layers, std::nullopt);
+  CopyRequest request;
+  request.sources = {"."};
+  request.destination = "/";
+  request.destination_is_dir = true;
+  const SourceTree tree{&stack, nullptr, false, "image"};
+  const layer::LayerDir partial{dest.string() + ".cairn-partial"};
+  fs::remove_all(partial.path, ec);
+  try {
+    write_copy(plan_copy(request, tree, stack), tree, partial);
+    fs::remove(dest, ec);
+    fs::rename(partial.root(), dest);
+  } catch (...) {
+    fs::remove_all(partial.path, ec);
+    throw;
+  }
+  fs::remove_all(partial.path, ec);
+}
+
 // -o: the archive names the image by this build's tags (by its ID when there are none).
 void write_outputs(store::Store& store, const std::string& image_id,
                    const std::vector<std::string>& tags, const std::vector<OutputSpec>& outputs) {
   const std::vector<std::string> images = tags.empty() ? std::vector<std::string>{image_id} : tags;
   for (const OutputSpec& o : outputs) {
+    if (o.type == "local") {
+      export_rootfs(store, image_id, o.dest);
+      continue;
+    }
     const auto format = store::parse_save_format(o.type);
     if (!format) throw Error("-o type=" + o.type + ": not an output type (hybrid, docker, oci)");
     const std::string temp = o.dest.string() + ".cairn-partial";
@@ -311,8 +378,9 @@ OutputSpec parse_output(std::string_view text) {
       throw Error(fmt::format("-o \"{}\": unknown key {} (type, dest)", text, key));
   if (out.type.empty()) out.type = "hybrid";
   if (out.dest.empty()) throw Error(fmt::format("-o \"{}\": dest=PATH is missing", text));
-  if (!store::parse_save_format(out.type))
-    throw Error(fmt::format("-o \"{}\": type {} is not hybrid, docker or oci", text, out.type));
+  if (out.type != "local" && !store::parse_save_format(out.type))
+    throw Error(
+        fmt::format("-o \"{}\": type {} is not hybrid, docker, oci or local", text, out.type));
   return out;
 }
 

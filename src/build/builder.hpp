@@ -69,6 +69,7 @@ class Builder {
   // FROM: the base state and its key.
   StageResult base_of(const frontend::Stage& stage);
   StageResult image_base(const std::string& reference);
+  std::optional<store::ImageEntry> load_oci_layout(const std::string& spec);
   frontend::Stage with_triggers(const frontend::Stage& stage, nlohmann::json& config) const;
   void step(StageResult& current, const StepInput& input);
   nlohmann::json key_inputs(const StageResult& current, const StepInput& input);

@@ -81,6 +81,45 @@ std::string file_digest(const overlay::Stack& stack, std::size_t layer, const st
   return sum.hex_digest();
 }
 
+UniqueFd tar_directory(const std::string& dir, const std::filesystem::path& scratch) {
+  UniqueFd out = sys::open(scratch.string(), O_TMPFILE | O_RDWR, 0600);
+  std::unique_ptr<archive, int (*)(archive*)> disk(archive_read_disk_new(), archive_read_free);
+  std::unique_ptr<archive, int (*)(archive*)> tar(archive_write_new(), archive_write_free);
+  archive_write_set_format_pax_restricted(tar.get());
+  if (archive_write_open_fd(tar.get(), out.get()) != ARCHIVE_OK ||
+      archive_read_disk_open(disk.get(), dir.c_str()) != ARCHIVE_OK)
+    throw Error("archive " + dir + ": " + archive_error_string(disk.get()));
+  const std::string prefix = dir + "/";
+  for (;;) {
+    archive_entry* entry = archive_entry_new();
+    const int r = archive_read_next_header2(disk.get(), entry);
+    if (r == ARCHIVE_EOF) {
+      archive_entry_free(entry);
+      break;
+    }
+    if (r != ARCHIVE_OK) {
+      archive_entry_free(entry);
+      throw Error("archive " + dir + ": " + archive_error_string(disk.get()));
+    }
+    archive_read_disk_descend(disk.get());
+    std::string name = archive_entry_pathname(entry);
+    name = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name == dir ? "." : name;
+    archive_entry_set_pathname(entry, name.c_str());
+    archive_write_header(tar.get(), entry);
+    if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0) {
+      const UniqueFd in = sys::open(archive_entry_sourcepath(entry), O_RDONLY);
+      char buffer[1 << 16];
+      ssize_t n;
+      while ((n = ::read(in.get(), buffer, sizeof buffer)) > 0)
+        archive_write_data(tar.get(), buffer, static_cast<std::size_t>(n));
+    }
+    archive_entry_free(entry);
+  }
+  archive_write_close(tar.get());
+  ::lseek(out.get(), 0, SEEK_SET);
+  return out;
+}
+
 bool looks_like_tar_archive(int fd) {
   std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
   archive_read_support_format_tar(a.get());

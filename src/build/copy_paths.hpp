@@ -24,6 +24,9 @@ ParentDir parent_dir(const overlay::Stack& image, const std::string& path, uid_t
 std::string read_link(const overlay::Stack& stack, std::size_t layer, const std::string& path);
 // sha256 hex of a file's data in one layer of a stack.
 std::string file_digest(const overlay::Stack& stack, std::size_t layer, const std::string& path);
+// A directory as an uncompressed tar in an unlinked file of `scratch`, read from its start.
+UniqueFd tar_directory(const std::string& dir, const std::filesystem::path& scratch);
+
 // A tar archive, plain or compressed in any way libarchive knows (docker's ADD rule).
 bool looks_like_tar_archive(int fd);
 

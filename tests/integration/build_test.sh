@@ -1004,6 +1004,26 @@ check "... the store verifies" status_is 0
 run images
 check "... and no image was tagged" out_lacks "killed"
 
+# --- FROM oci:DIR and -o type=local --------------------------------------------------------------
+run save --format oci -o "$tmp/bb-oci.tar" busybox
+mkdir -p "$tmp/oci-layout" && tar -C "$tmp/oci-layout" -xf "$tmp/bb-oci.tar"
+d=$(newctx ocidir)
+printf 'FROM oci:%s\nRUN echo from-layout > /hi\n' "$tmp/oci-layout" >"$d/Dockerfile"
+bld -t fromoci -o "type=local,dest=$tmp/rootfs-out" "$d"
+check "FROM oci:DIR builds on an OCI image layout directory" built
+check "... the base's files are there" file_is fromoci /hi "from-layout"
+check "-o type=local writes the root filesystem into DEST" \
+  bash -c "[ \"\$(cat '$tmp/rootfs-out/hi')\" = from-layout ] && [ -x '$tmp/rootfs-out/bin/busybox' ]"
+printf 'FROM oci:%s:latest\n' "$tmp/oci-layout" >"$d/Dockerfile"
+bld "$d"
+check "FROM oci:DIR:REF picks the image by its ref name" built
+printf 'FROM oci:%s:nope\n' "$tmp/oci-layout" >"$d/Dockerfile"
+bld "$d"
+check "... and an unknown REF is an error naming it" err_has "no image named nope"
+printf 'FROM oci:%s\n' "$tmp/oci-layout" >"$d/Dockerfile"
+bld -o "type=local,dest=$tmp/rootfs-out" "$d"
+check "-o type=local refuses a DEST that is not empty" err_has "not an empty directory"
+
 # --- history and layers --------------------------------------------------------------------------
 d=$(newctx history)
 echo f >"$d/f.txt"
