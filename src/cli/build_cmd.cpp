@@ -165,7 +165,7 @@ void add_options(CLI::App* app, BuildArgs& a) {
   app->add_flag("-q,--quiet", a.quiet, "Print only the image ID");
   app->add_option("--iidfile", a.iidfile, "Write the image ID to FILE")->type_name("FILE");
   app->add_option("-o,--output", a.outputs,
-                  "Also write the image: type=hybrid|docker|oci,dest=PATH")
+                  "Also write the image: type=hybrid|docker|oci,dest=FILE or type=local,dest=DIR")
       ->type_name("SPEC")
       ->allow_extra_args(false);
   app->add_option("--platform", a.platform, "Target platform for TARGETPLATFORM/TARGETARCH")
