@@ -58,6 +58,7 @@ std::vector<frontend::KeyValue> key_values(const json& config) {
 }  // namespace
 
 StageResult Builder::image_base(const std::string& reference) {
+  if (const auto known = images_.find(reference); known != images_.end()) return known->second;
   std::optional<store::ImageEntry> image;
   if (reference.rfind("oci:", 0) == 0) image = load_oci_layout(reference.substr(4));
   for (const char* scheme : {"oci-archive:", "docker-archive:"}) {
@@ -80,7 +81,7 @@ StageResult Builder::image_base(const std::string& reference) {
             "registry is not available yet)");
   StageResult base{state_of(store_, *image), ""};
   base.key = "image " + store::image_config_digest(store_, *image);
-  return base;
+  return images_[reference] = base;
 }
 
 StageResult Builder::base_of(const frontend::Stage& stage) {
@@ -244,8 +245,7 @@ void Builder::execute(ImageState& state, const StepInput& input) {
   } else if (!std::holds_alternative<frontend::ArgInstruction>(ins.value)) {
     json& config = state.config["config"];
     StageState stage_state;
-    if (config.contains("Shell") && config["Shell"].is_array())
-      stage_state.shell = config["Shell"].get<std::vector<std::string>>();
+    stage_state.shell = shell_of(state.config);
     stage_state.cmd_set = stage_cmd_set_;  // a CMD of this stage survives a later ENTRYPOINT
     apply_to_config(config, ins, stage_state);
   }

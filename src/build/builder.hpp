@@ -106,7 +106,13 @@ class Builder {
                                   std::vector<std::string>& names);
   // A digest of a context path's content (a RUN bind mount's share of the step's key).
   std::string context_digest(const std::string& source);
+  // The merged view of a state's layers, made anew (the image a step works on) or kept for
+  // the build by its layers (sources of COPY --from and RUN --mount from=).
   std::unique_ptr<overlay::Stack> image_stack(const ImageState& state);
+  const overlay::Stack& source_stack(const ImageState& state);
+  // A directory of the host as a source tree (the context, heredoc files, downloads).
+  const SourceTree& directory_tree(const std::filesystem::path& dir, const std::string& name,
+                                   const frontend::IgnoreMatcher* ignore);
   std::optional<store::LayerBlob> commit(const layer::LayerDir& dir, const ImageState& below);
   std::filesystem::path new_scratch(const std::string& purpose);
 
@@ -129,7 +135,8 @@ class Builder {
   bool probing_ = false;        // fully_cached(): a miss throws CacheMiss
   // COPY sources, kept for the build: the context and the trees of stages and images.
   std::optional<frontend::IgnoreMatcher> ignore_;
-  std::map<std::string, std::unique_ptr<overlay::Stack>> stacks_;
+  std::map<std::string, std::unique_ptr<overlay::Stack>> stacks_;  // by directory or layers
+  std::map<std::string, StageResult> images_;  // image bases by reference, loaded once
   std::map<std::string, SourceTree> trees_;
   // The COPY plan made for the step's cache key, executed on a miss.
   std::optional<CopyPlan> pending_plan_;

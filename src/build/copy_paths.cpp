@@ -43,6 +43,12 @@ std::string parent_of(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash);
 }
 
+std::string join_to_workdir(const std::string& workdir, const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  if (workdir.empty()) return "/" + path;
+  return workdir + (workdir.back() == '/' ? "" : "/") + path;
+}
+
 ParentDir parent_dir(const overlay::Stack& image, const std::string& path, uid_t uid, gid_t gid) {
   ParentDir dir{path, 0755, uid, gid, {}, false};
   if (const auto r = image.lookup(path); r && S_ISDIR(r->attr.mode)) {

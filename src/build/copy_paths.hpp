@@ -16,6 +16,8 @@ namespace cairn::build {
 std::string clean_relative(const std::string& path);
 std::vector<std::string> split_path(const std::string& path);  // cleaned components
 std::string parent_of(const std::string& path);                // "" for a top-level name
+// A path of a Dockerfile relative to the working directory (an absolute one as it is).
+std::string join_to_workdir(const std::string& workdir, const std::string& path);
 
 // A directory on the way to a destination: the image's (owner, mode, mtime kept) when it
 // has one, else a new one owned by uid:gid with mode 0755.

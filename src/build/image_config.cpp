@@ -6,6 +6,7 @@
 #include "cairn/frontend/ast.hpp"
 #include "cairn/frontend/diagnostic.hpp"
 #include "cairn/frontend/expand.hpp"
+#include "state.hpp"
 
 namespace cairn::build {
 namespace {
@@ -114,14 +115,8 @@ bool allowed_as_change(const std::string& keyword) {
 // --change values are expanded against the config's own ENV, as docker does.
 Instruction expanded(const Instruction& ins, const json& config) {
   Instruction out = ins;
-  std::vector<std::pair<std::string, std::string>> env;
-  for (const auto& e : config.value("Env", json::array())) {
-    const std::string s = e.get<std::string>();
-    const auto eq = s.find('=');
-    env.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
-  }
   const Expander expander;
-  const VarLookup lookup = lookup_in(env);
+  const VarLookup lookup = lookup_in(env_pairs(config));
   auto w = [&](std::string& s) { s = expander.word(s, lookup); };
   if (auto* v = std::get_if<EnvInstruction>(&out.value))
     for (auto& kv : v->vars) w(kv.key), w(kv.value);

@@ -10,15 +10,6 @@
 namespace cairn::build {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string joined(const std::string& cwd, const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  return cwd + (cwd.back() == '/' ? "" : "/") + path;
-}
-
-}  // namespace
-
 // A cache mount's directory, ROOT/cairn/cache-mounts/<sha256(id)>[-N], with the lock its
 // sharing asks for held until the step ends: shared steps share it; a locked step waits
 // until it is alone; a private step takes the first instance nobody uses.
@@ -54,9 +45,7 @@ void Builder::add_bind_mount(RunRequest& request, const frontend::MountSpec& m,
   if (m.from && *m.from != "context") {
     std::string label;
     const StageResult from = source_state(*m.from, label);
-    auto& stack = stacks_[from.key];
-    if (!stack) stack = image_stack(from.state);
-    tree = stack.get();
+    tree = &source_stack(from.state);
     root = fs::path(scratch) / fmt::format("from-{}", held.mounts.size()) / "rootfs";
     held.mounts.push_back(mount_read_only(layer_dirs_of(store_, from.state), root, identity.mode));
   } else {
@@ -124,7 +113,8 @@ void Builder::add_run_mounts(RunRequest& request, const frontend::RunInstruction
         "RUN --security=insecure: cairn runs every step in its sandbox; there is no "
         "insecure mode");
   for (const frontend::MountSpec& m : run.mounts) {
-    const std::string target = joined(request.cwd, m.target);  // relative to WORKDIR
+    const std::string target =
+        m.target.empty() ? "" : join_to_workdir(request.cwd, m.target);  // relative to WORKDIR
     switch (m.type) {
       case frontend::MountType::cache:
         request.binds.push_back(

@@ -61,15 +61,30 @@ ImageState state_from_json(const json& value) {
   return state;
 }
 
-std::vector<std::pair<std::string, std::string>> env_of(const json& config) {
+std::vector<std::pair<std::string, std::string>> env_pairs(const json& container_config) {
   std::vector<std::pair<std::string, std::string>> env;
-  const json c = config.value("config", json::object());
-  for (const auto& e : c.value("Env", json::array())) {
+  for (const auto& e : container_config.value("Env", json::array())) {
     const std::string s = e.get<std::string>();
     const auto eq = s.find('=');
     env.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
   }
   return env;
+}
+
+std::vector<std::pair<std::string, std::string>> env_of(const json& config) {
+  return env_pairs(config.value("config", json::object()));
+}
+
+std::vector<std::string> shell_of(const json& config) {
+  const json c = config.value("config", json::object());
+  if (c.contains("Shell") && c["Shell"].is_array() && !c["Shell"].empty())
+    return c["Shell"].get<std::vector<std::string>>();
+  return {"/bin/sh", "-c"};
+}
+
+std::string workdir_of(const json& config) {
+  const std::string w = config.value("config", json::object()).value("WorkingDir", "");
+  return w.empty() ? "/" : w;
 }
 
 }  // namespace cairn::build

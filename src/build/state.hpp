@@ -36,7 +36,13 @@ void record_step(ImageState& state, const std::string& created_by, const std::st
 nlohmann::json state_to_json(const ImageState& state);
 ImageState state_from_json(const nlohmann::json& value);
 
-// The config's Env as KEY/VALUE pairs.
+// Readers of an image config (the whole OCI config: its "config" object holds Env etc.).
+// Env as KEY/VALUE pairs; of the inner "config" object alone: env_pairs.
 std::vector<std::pair<std::string, std::string>> env_of(const nlohmann::json& config);
+std::vector<std::pair<std::string, std::string>> env_pairs(const nlohmann::json& container_config);
+// The Shell for shell-form commands (docker's ["/bin/sh", "-c"] when the config has none).
+std::vector<std::string> shell_of(const nlohmann::json& config);
+// WorkingDir, "/" when unset.
+std::string workdir_of(const nlohmann::json& config);
 
 }  // namespace cairn::build

@@ -48,24 +48,6 @@ bool heredoc_is_command(const frontend::RunInstruction& run) {
   return cmd.rfind("<<", 0) == 0 && cmd.find_first_of(" \t") == std::string::npos;
 }
 
-std::vector<std::string> shell_of(const json& config) {
-  const json c = config.value("config", json::object());
-  if (c.contains("Shell") && c["Shell"].is_array() && !c["Shell"].empty())
-    return c["Shell"].get<std::vector<std::string>>();
-  return {"/bin/sh", "-c"};
-}
-
-std::string joined_dir(const std::string& workdir, const std::string& path) {
-  if (!path.empty() && path.front() == '/') return path;
-  return (workdir.empty() ? "/" : workdir) + (workdir.empty() || workdir.back() == '/' ? "" : "/") +
-         path;
-}
-
-std::string workdir_of(const json& config) {
-  const std::string w = config.value("config", json::object()).value("WorkingDir", "");
-  return w.empty() ? "/" : w;
-}
-
 // The contents of a file of the image ("" when it has none).
 std::string read_image_file(const overlay::Stack& image, const std::string& path) {
   const auto r = image.lookup(resolve_in_image(image, path, true));
@@ -81,33 +63,21 @@ bool is_number(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-// --chown as BuildKit reads it: a name or id, optionally ":group", names resolved in the
-// image's own /etc/passwd and /etc/group.
-std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::Stack& image) {
-  const auto colon = spec.find(':');
-  const std::string user = spec.substr(0, colon);
-  const std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  const std::string passwd = is_number(user) && (group.empty() || is_number(group))
-                                 ? ""
-                                 : read_image_file(image, "/etc/passwd");
-  const std::string groups =
-      group.empty() || is_number(group) ? "" : read_image_file(image, "/etc/group");
-  const sandbox::User u = with_context("--chown=" + spec, [&] {
-    return sandbox::resolve_user(group.empty() ? user : user + ":" + group, passwd, groups);
-  });
-  // Without a group, BuildKit takes a name's primary group from /etc/passwd and gives a
-  // number the same number as gid.
-  if (group.empty() && is_number(user)) return {u.uid, static_cast<gid_t>(u.uid)};
-  return {u.uid, u.gid};
-}
-
-// USER as the sandbox resolves it (a user without a group gets its primary group).
-std::pair<uid_t, gid_t> resolve_user_spec(const std::string& spec, const overlay::Stack& image) {
-  const sandbox::User u = with_context("USER " + spec, [&] {
+// USER as the sandbox resolves it, in the image's own /etc/passwd and /etc/group (a name
+// without a group gets its primary group).
+std::pair<uid_t, gid_t> resolve_user_spec(const std::string& spec, const overlay::Stack& image,
+                                          const std::string& what) {
+  const sandbox::User u = with_context(what, [&] {
     return sandbox::resolve_user(spec, read_image_file(image, "/etc/passwd"),
                                  read_image_file(image, "/etc/group"));
   });
   return {u.uid, u.gid};
+}
+
+// --chown as BuildKit reads it: as USER, except that a bare number is also the gid.
+std::pair<uid_t, gid_t> resolve_chown(const std::string& spec, const overlay::Stack& image) {
+  const auto [uid, gid] = resolve_user_spec(spec, image, "--chown=" + spec);
+  return {uid, is_number(spec) ? static_cast<gid_t>(uid) : gid};
 }
 
 mode_t parse_chmod(const std::string& text) {
@@ -195,10 +165,8 @@ RunRequest Builder::run_request(const ImageState& state, const StepInput& input)
   // The proxy variables reach RUN without an ARG, as in docker.
   for (const auto& [name, value] : options_.stage_options.build_args)
     if (value && frontend::is_predefined_arg(name)) args.emplace_back(name, *value);
-  for (const auto& [key, value] : args) {  // build args, unless ENV sets the name
+  for (const auto& [key, value] : args) {  // build args, unless ENV (or an earlier one) set it
     bool shadowed = false;
-    for (const auto& [k, v] : env)
-      shadowed = shadowed || k == key;
     for (const auto& e : request.env)
       shadowed = shadowed || e.rfind(key + "=", 0) == 0;
     if (!shadowed) request.env.push_back(key + "=" + value);
@@ -221,7 +189,7 @@ void Builder::run_instruction(ImageState& state, const StepInput& input) {
   RunRequest request = run_request(state, input);
   if (identity.mode == sandbox::IdMode::single && !request.user.empty()) {
     const auto image = image_stack(state);
-    const auto ids = resolve_user_spec(request.user, *image);
+    const auto ids = resolve_user_spec(request.user, *image, "USER " + request.user);
     if (ids.first != 0 || ids.second != 0) request.creates_as = ids;
   }
   add_run_mounts(request, std::get<frontend::RunInstruction>(input.expanded->instruction.value),
@@ -263,9 +231,8 @@ const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy,
     std::string label;
     const StageResult source = source_state(*copy.from, label);
     from_key = source.key;
-    auto& stack = stacks_[source.key];
-    if (!stack) stack = image_stack(source.state);
-    return trees_[source.key] = SourceTree{stack.get(), nullptr, false, label};
+    const overlay::Stack& stack = source_stack(source.state);
+    return trees_[label + " " + from_key] = SourceTree{&stack, nullptr, false, label};
   }
   if (!options_.context)
     throw Error("COPY and ADD need a build context; `cairn build -` has none")
@@ -274,17 +241,33 @@ const SourceTree& Builder::copy_source(const frontend::CopyInstruction& copy,
 }
 
 const SourceTree& Builder::context_tree() {
-  auto& stack = stacks_["context"];
-  if (!stack) {
-    stack = std::make_unique<overlay::Stack>(
-        std::vector<overlay::LayerSource>{{*options_.context, overlay::Format::kernel}}, false);
+  if (!ignore_) {
+    ignore_.emplace();
     if (const auto file = frontend::find_ignore_file(*options_.context, options_.dockerfile_path))
       ignore_ = with_context(".dockerignore " + file->string(), [&] {
         return frontend::IgnoreMatcher::parse(sys::read_file(file->string()));
       });
   }
-  return trees_["context"] =
-             SourceTree{stack.get(), ignore_ ? &*ignore_ : nullptr, true, "build context"};
+  return directory_tree(*options_.context, "build context", &*ignore_);
+}
+
+const SourceTree& Builder::directory_tree(const fs::path& dir, const std::string& name,
+                                          const frontend::IgnoreMatcher* ignore) {
+  const std::string key = "directory " + dir.string();
+  auto& stack = stacks_[key];
+  if (!stack)
+    stack = std::make_unique<overlay::Stack>(
+        std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
+  return trees_[key] = SourceTree{stack.get(), ignore, true, name};
+}
+
+const overlay::Stack& Builder::source_stack(const ImageState& state) {
+  std::string key = "layers";
+  for (const auto& l : state.layers)
+    key += " " + l.diff_id;
+  auto& stack = stacks_[key];
+  if (!stack) stack = image_stack(state);
+  return *stack;
 }
 
 const SourceTree& Builder::download_tree(const frontend::CopyInstruction& copy,
@@ -295,10 +278,7 @@ const SourceTree& Builder::download_tree(const frontend::CopyInstruction& copy,
   names.clear();
   for (const std::string& url : copy.sources)
     names.push_back(download(url, dir, copy.checksum).filename().string());
-  auto& stack = stacks_[dir.string()];
-  stack = std::make_unique<overlay::Stack>(
-      std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
-  return trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "download"};
+  return directory_tree(dir, "download", nullptr);
 }
 
 std::string Builder::context_digest(const std::string& source) {
@@ -307,11 +287,10 @@ std::string Builder::context_digest(const std::string& source) {
   request.sources = {source.empty() ? "." : source};
   request.destination = "/mount/";
   request.destination_is_dir = true;
-  auto& empty = stacks_["empty image"];
-  if (!empty) empty = image_stack(scratch_state());
+  const overlay::Stack& empty = source_stack(scratch_state());
   const SourceTree& tree = context_tree();
   try {
-    return plan_digest(plan_copy(request, tree, *empty), tree, true);
+    return plan_digest(plan_copy(request, tree, empty), tree, true);
   } catch (const Error&) {
     return "missing " + source;  // the mount itself then says what is wrong
   }
@@ -330,10 +309,7 @@ json Builder::copy_key(const StageResult& current, const StepInput& input) {
       sys::write_file_atomic((dir / h.name).string(), chomped(h), 0644);
       request.sources.push_back(h.name);
     }
-    auto& stack = stacks_[dir.string()];
-    stack = std::make_unique<overlay::Stack>(
-        std::vector<overlay::LayerSource>{{dir, overlay::Format::kernel}}, false);
-    tree = &(trees_[dir.string()] = SourceTree{stack.get(), nullptr, true, "heredoc"});
+    tree = &directory_tree(dir, "heredoc", nullptr);
   } else if (copy.is_add && std::any_of(copy.sources.begin(), copy.sources.end(), is_git_source)) {
     throw Error("ADD of a git repository is not supported yet")
         .hint("clone it in a RUN step, or ADD an archive of it");
@@ -345,14 +321,13 @@ json Builder::copy_key(const StageResult& current, const StepInput& input) {
   }
   if (copy.keep_git_dir) throw Error("ADD --keep-git-dir: git sources are not supported yet");
   const std::string workdir = workdir_of(current.state.config);
-  request.destination = joined_dir(workdir, copy.destination);
+  request.destination = join_to_workdir(workdir, copy.destination);
   request.destination_is_dir = dest_names_directory(copy.destination) || copy.sources.size() > 1;
   // Remote files are never extracted; ADD --unpack=false keeps local archives as they are.
   request.is_add = copy.is_add && tree->name != "download" && copy.unpack.value_or(true);
   request.parents = copy.parents;
   request.excludes = copy.excludes;
-  auto& image = stacks_["image " + current.key];
-  image = image_stack(current.state);
+  const auto image = image_stack(current.state);  // this step's only: not kept
   if (copy.chown) std::tie(request.uid, request.gid) = resolve_chown(*copy.chown, *image);
   if (copy.chmod) request.chmod = parse_chmod(*copy.chmod);
   pending_plan_ = plan_copy(request, *tree, *image);
@@ -381,8 +356,8 @@ void Builder::workdir_instruction(ImageState& state, const StepInput& input) {
     const layer::LayerDir dir{scratch / "layer"};
     // BuildKit gives a directory WORKDIR creates to the current USER.
     const std::string user = state.config["config"].value("User", "");
-    const auto [uid, gid] =
-        user.empty() ? std::pair<uid_t, gid_t>{0, 0} : resolve_user_spec(user, *image);
+    const auto [uid, gid] = user.empty() ? std::pair<uid_t, gid_t>{0, 0}
+                                         : resolve_user_spec(user, *image, "USER " + user);
     write_copy(plan_mkdir(path, *image, uid, gid), SourceTree{image.get(), nullptr, false, "image"},
                dir);
     layer = commit(dir, state);
