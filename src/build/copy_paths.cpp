@@ -130,10 +130,8 @@ bool looks_like_tar_archive(int fd) {
   std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_all(a.get());
-  const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return false;
-  const UniqueFd owned(dup);
-  if (archive_read_open_fd(a.get(), owned.get(), 1 << 16) != ARCHIVE_OK) return false;
+  // libarchive reads the caller's descriptor and leaves it open (the caller opened it for this).
+  if (archive_read_open_fd(a.get(), fd, 1 << 16) != ARCHIVE_OK) return false;
   archive_entry* entry = nullptr;
   return archive_read_next_header(a.get(), &entry) == ARCHIVE_OK;
 }
