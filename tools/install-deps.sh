@@ -24,7 +24,7 @@ done
 if $with_test; then
   packages+=(busybox-static debootstrap zstd skopeo umoci podman buildah runc catatonit uidmap
              fuse-overlayfs attr procps python3-jsonschema time hyperfine docker.io
-             openssh-client curl)
+             openssh-client curl docker-registry apache2-utils openssl python3-jwt python3-cryptography)
 fi
 
 as_root() {

@@ -12,6 +12,26 @@
 
 namespace cairn {
 
+// [registry.hosts."HOST"]: how to reach one registry (HOST as in references: "quay.io",
+// "localhost:5000", "docker.io").
+struct RegistryHost {
+  // Plain HTTP allowed, and TLS certificates not verified (docker's "insecure-registries").
+  bool insecure = false;
+  std::filesystem::path ca_file;     // extra CA certificates (PEM) trusted for this host
+  std::vector<std::string> mirrors;  // tried in order for pulls, before HOST itself
+};
+
+// [registry]
+struct RegistrySettings {
+  // Registries an unqualified name ("alpine") is looked up in, in order (pull only).
+  std::vector<std::string> search = {"docker.io"};
+  int timeout_seconds = 30;  // connecting, and a transfer that moves no byte for this long
+  int retries = 3;           // per request, on connection failures, 5xx and 429
+  int parallel = 4;          // blobs transferred at once
+  std::uint64_t chunk_size = 0;  // upload in PATCH chunks of this size; 0: one PUT
+  std::map<std::string, RegistryHost> hosts;
+};
+
 struct Config {
   std::filesystem::path storage_root;  // storage.root
   LogLevel log_level = LogLevel::warn;  // log.level
@@ -20,6 +40,7 @@ struct Config {
   // sandbox.userns: "auto" (range mode when newuidmap and a subuid range exist, else
   // single-id), "single" or "range".
   std::string userns = "auto";
+  RegistrySettings registry;
 
   // Where each setting came from ("default", a file path, or "flag"), for `cairn config`.
   std::map<std::string, std::string> origin;

@@ -1,6 +1,7 @@
 #include "cairn/base/sys.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/openat2.h>
@@ -29,6 +30,13 @@ UniqueFd openat(int dirfd, const std::string& path, int flags, mode_t mode) {
 std::pair<UniqueFd, UniqueFd> pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", "", errno);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::pair<UniqueFd, UniqueFd> socketpair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw_errno("socketpair", "", errno);
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 

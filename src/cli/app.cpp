@@ -104,6 +104,7 @@ int run(int argc, char** argv) {
   auto help_topic = std::make_shared<std::string>();
   std::vector<Command> commands = {register_build(app), register_parse(app), register_config(app)};
   for (auto& c : register_image_commands(app)) commands.push_back(std::move(c));
+  for (auto& c : register_registry_commands(app)) commands.push_back(std::move(c));
   for (auto& c : register_mount_commands(app)) commands.push_back(std::move(c));
   commands.push_back(register_run(app));
   commands.push_back(register_doctor(app));

@@ -50,6 +50,7 @@ Command register_config(CLI::App& root);
 Command register_doctor(CLI::App& root);
 Command register_run(CLI::App& root);
 std::vector<Command> register_image_commands(CLI::App& root);
+std::vector<Command> register_registry_commands(CLI::App& root);
 
 int run(int argc, char** argv);
 

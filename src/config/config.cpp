@@ -46,6 +46,63 @@ std::filesystem::path expand_home(const std::string& path, const std::optional<s
   return path;
 }
 
+std::vector<std::string> string_array(const toml::node& n, const std::string& where,
+                                      std::string_view key) {
+  std::vector<std::string> out;
+  for (const auto& item : *n.as_array()) {
+    const auto value = item.value<std::string>();
+    if (!value || value->empty())
+      throw Error(fmt::format("{}: every entry of '{}' must be a non-empty string", where, key));
+    out.push_back(*value);
+  }
+  return out;
+}
+
+std::int64_t positive(const toml::node& n, const std::string& where, std::string_view key,
+                      std::int64_t max) {
+  const std::int64_t value = *n.value<std::int64_t>();
+  if (value < 1 || value > max)
+    throw Error(fmt::format("{}: {} must be between 1 and {}, not {}", where, key, max, value));
+  return value;
+}
+
+// A registry host as references write it: a name or IP, optionally ":PORT".
+void check_registry_host(const std::string& host, const std::string& where) {
+  const bool valid = !host.empty() && host.find_first_of("/ @") == std::string::npos &&
+                     host.find("://") == std::string::npos;
+  if (!valid)
+    throw Error(fmt::format("{}: \"{}\" is not a registry host (write it as in image names: "
+                            "\"quay.io\", \"localhost:5000\")",
+                            where, host));
+}
+
+void apply_registry_host(Config& config, const std::string& host, const toml::table& table,
+                         const std::string& source, const std::optional<std::string>& home) {
+  RegistryHost& settings = config.registry.hosts[host];
+  for (const auto& [key, node] : table) {
+    const std::string where = located(source, key.source());
+    const std::string name = "registry.hosts.\"" + host + "\"." + std::string(key.str());
+    auto expect = [&](toml::node_type type) {
+      if (node.type() != type)
+        throw Error(fmt::format("{}: key '{}' must be {}, not {}", where, name, type_name(type),
+                                type_name(node.type())));
+    };
+    if (key.str() == "insecure") {
+      expect(toml::node_type::boolean);
+      settings.insecure = *node.value<bool>();
+    } else if (key.str() == "ca_file") {
+      expect(toml::node_type::string);
+      settings.ca_file = expand_home(*node.value<std::string>(), home);
+    } else if (key.str() == "mirrors") {
+      expect(toml::node_type::array);
+      settings.mirrors = string_array(node, where, name);
+      for (const auto& mirror : settings.mirrors) check_registry_host(mirror, where);
+    } else {
+      throw Error(where + ": unknown key '" + name + "' (known: insecure, ca_file, mirrors)");
+    }
+  }
+}
+
 const std::vector<KeySpec>& known_keys() {
   static const std::vector<KeySpec> keys = {
       {"storage.root", toml::node_type::string, "store directory",
@@ -85,6 +142,37 @@ const std::vector<KeySpec>& known_keys() {
                        "\"");
          c.userns = value;
        }},
+      {"registry.search", toml::node_type::array, "registries for unqualified names",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         c.registry.search = string_array(n, where, "registry.search");
+         for (const auto& host : c.registry.search) check_registry_host(host, where);
+       }},
+      {"registry.timeout", toml::node_type::integer, "seconds",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         c.registry.timeout_seconds = static_cast<int>(positive(n, where, "registry.timeout", 3600));
+       }},
+      {"registry.retries", toml::node_type::integer, "attempts after the first",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         const std::int64_t value = *n.value<std::int64_t>();
+         if (value < 0 || value > 100)
+           throw Error(fmt::format("{}: registry.retries must be between 0 and 100", where));
+         c.registry.retries = static_cast<int>(value);
+       }},
+      {"registry.parallel", toml::node_type::integer, "blobs at once",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         c.registry.parallel = static_cast<int>(positive(n, where, "registry.parallel", 64));
+       }},
+      {"registry.chunk_size", toml::node_type::integer, "upload chunk bytes (0: one request)",
+       [](Config& c, const toml::node& n, const std::string& where,
+          const std::optional<std::string>&) {
+         const std::int64_t value = *n.value<std::int64_t>();
+         if (value < 0) throw Error(where + ": registry.chunk_size must not be negative");
+         c.registry.chunk_size = static_cast<std::uint64_t>(value);
+       }},
   };
   return keys;
 }
@@ -109,6 +197,21 @@ void apply_table(Config& config, const toml::table& table, const std::string& pr
     const std::string dotted = prefix.empty() ? std::string(key.str())
                                               : prefix + "." + std::string(key.str());
     const std::string where = located(source, key.source());
+    if (dotted == "registry.hosts") {
+      if (!node.is_table())
+        throw Error(fmt::format("{}: key '{}' must be a table, not {}", where, dotted,
+                                type_name(node.type())));
+      for (const auto& [host, settings] : *node.as_table()) {
+        const std::string host_where = located(source, host.source());
+        check_registry_host(std::string(host.str()), host_where);
+        if (!settings.is_table())
+          throw Error(fmt::format("{}: registry.hosts.\"{}\" must be a table", host_where,
+                                  host.str()));
+        apply_registry_host(config, std::string(host.str()), *settings.as_table(), source, home);
+      }
+      config.origin[dotted] = source;
+      continue;
+    }
     if (is_known_table(dotted)) {
       if (!node.is_table())
         throw Error(fmt::format("{}: key '{}' must be a table, not {}", where, dotted,
@@ -236,6 +339,29 @@ static std::string toml_quote(const std::string& s) {
   return out + "\"";
 }
 
+template <typename Origin>
+std::string render_registry(const Config& config, const Origin& origin) {
+  const RegistrySettings& r = config.registry;
+  auto list = [](const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_quote(items[i]);
+    return out + "]";
+  };
+  std::string out = "\n[registry]\n";
+  out += fmt::format("search = {}  # {}\n", list(r.search), origin("registry.search"));
+  out += fmt::format("timeout = {}  # {}\n", r.timeout_seconds, origin("registry.timeout"));
+  out += fmt::format("retries = {}  # {}\n", r.retries, origin("registry.retries"));
+  out += fmt::format("parallel = {}  # {}\n", r.parallel, origin("registry.parallel"));
+  out += fmt::format("chunk_size = {}  # {}\n", r.chunk_size, origin("registry.chunk_size"));
+  for (const auto& [host, h] : r.hosts) {
+    out += fmt::format("\n[registry.hosts.{}]  # {}\n", toml_quote(host), origin("registry.hosts"));
+    out += fmt::format("insecure = {}\n", h.insecure ? "true" : "false");
+    if (!h.ca_file.empty()) out += fmt::format("ca_file = {}\n", toml_quote(h.ca_file.string()));
+    if (!h.mirrors.empty()) out += fmt::format("mirrors = {}\n", list(h.mirrors));
+  }
+  return out;
+}
+
 std::string render_config(const Config& config) {
   auto origin = [&](const char* key) {
     auto it = config.origin.find(key);
@@ -254,6 +380,7 @@ std::string render_config(const Config& config) {
                      origin("log.timings"));
   out += "\n[sandbox]\n";
   out += fmt::format("userns = \"{}\"  # {}\n", config.userns, origin("sandbox.userns"));
+  out += render_registry(config, origin);
   return out;
 }
 

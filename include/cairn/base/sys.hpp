@@ -18,6 +18,9 @@ UniqueFd open(const std::string& path, int flags, mode_t mode = 0);
 UniqueFd openat(int dirfd, const std::string& path, int flags, mode_t mode = 0);
 // {read end, write end}
 std::pair<UniqueFd, UniqueFd> pipe();
+// A connected AF_UNIX stream pair: unlike a pipe, a writer whose reader has gone gets EPIPE
+// from send(MSG_NOSIGNAL) instead of SIGPIPE.
+std::pair<UniqueFd, UniqueFd> socketpair();
 UniqueFd pidfd_open(pid_t pid);
 // openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: `path` must
 // resolve below `dirfd` without following any symlink (untrusted archives).

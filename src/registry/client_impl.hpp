@@ -1,0 +1,62 @@
+// Client's innards (private to src/registry), shared by client.cpp (requests, manifests)
+// and blobs.cpp (blob transfers).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cairn/base/error.hpp"
+#include "cairn/base/log.hpp"
+#include "cairn/registry/registry.hpp"
+#include "http.hpp"
+#include "session_state.hpp"
+
+namespace cairn::registry {
+
+struct Client::Impl {
+  Impl(Session& session, Repository repository, Client::Access access, bool mirrors);
+
+  Session::State& state;
+  Repository repo;
+  Client::Access access;
+  std::vector<std::string> hosts;  // mirrors first, then the registry's API host
+  std::size_t current = 0;         // the host in use
+  Http http;
+
+  std::string scope() const;
+  std::string host() const;
+  Endpoint endpoint();
+  HttpResponse ping_once(const Endpoint& e);
+  // `prepare` adjusts the request before each attempt (a resumed download's Range).
+  HttpResponse send(HttpRequest request, const std::string& path, const std::string& what,
+                    const std::vector<std::string>& extra_scopes = {},
+                    const std::function<void(HttpRequest&)>& prepare = {});
+  Error transport_error(const std::string& what, const Endpoint& e, const HttpResponse& r) const;
+  Error failure(const std::string& what, const HttpResponse& r) const;
+  std::string url(const std::string& kind, const std::string& reference) const;
+  // Runs `operation` against each host in turn (mirrors first) until one succeeds.
+  template <typename Operation>
+  auto on_each_endpoint(Operation&& operation) {
+    for (current = 0;; ++current) {
+      try {
+        return operation();
+      } catch (Error& e) {
+        if (current + 1 >= hosts.size()) throw;
+        log(LogLevel::warn, "mirror {}: {}; trying {}", hosts[current], e.what(), hosts[current + 1]);
+      }
+    }
+  }
+
+  Manifest get_manifest(const std::string& reference);
+  void fetch_blob(const std::string& digest, std::uint64_t size, const std::filesystem::path& file,
+                  const Client::BlobSink& sink, const ProgressFn& progress);
+  std::string start_upload(const std::string& what, const std::string& query = "",
+                           const std::vector<std::string>& extra_scopes = {},
+                           long* status = nullptr);
+  void upload(const std::string& digest, int fd, std::uint64_t size, const std::string& bytes,
+              const ProgressFn& progress);
+  // An upload URL from a Location header: absolute, or relative to the host.
+  std::string absolute(const std::string& location);
+};
+
+}  // namespace cairn::registry
