@@ -91,7 +91,8 @@ json parse_object(const std::string& bytes, const std::string& what) {
 // for, too (an entry without one matches any).
 const json* choose_platform(const json& index, const Platform& want) {
   const json* fallback = nullptr;
-  for (const auto& d : index.value("manifests", json::array())) {
+  if (!index.contains("manifests") || !index["manifests"].is_array()) return nullptr;
+  for (const auto& d : index["manifests"]) {
     if (!d.contains("platform")) continue;
     const json& p = d["platform"];
     if (p.value("os", "") != want.os || p.value("architecture", "") != want.architecture) continue;
