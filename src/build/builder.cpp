@@ -1,5 +1,7 @@
 #include "builder.hpp"
 
+#include "cairn/build/transfer.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -31,7 +33,22 @@ Builder::Builder(store::Store& store, const BuildOptions& options, const fronten
       description_(description),
       cache_(store),
       progress_(options.progress),
-      namespace_(options.userns) {}
+      namespace_(options.userns) {
+  for (const auto& ref : options.cache_from) {
+    remote_caches_.push_back(std::make_unique<RegistryCache>(store, options.registry, ref, options.progress));
+    remote_caches_.back()->import_index();
+  }
+}
+
+// A step the local cache lacks, from a --cache-from registry (its state saved locally).
+std::optional<ImageState> Builder::remote_lookup(const std::string& key) {
+  for (auto& remote : remote_caches_)
+    if (auto hit = remote->lookup(key)) {
+      cache_.save(key, *hit);
+      return hit;
+    }
+  return std::nullopt;
+}
 
 Builder::~Builder() {
   stacks_.clear();  // descriptors into the scratch directory
@@ -57,6 +74,17 @@ std::vector<frontend::KeyValue> key_values(const json& config) {
 
 }  // namespace
 
+// FROM an image the store lacks (or any, with --pull=always): from its registry.
+std::optional<store::ImageEntry> Builder::pull_base(const std::string& reference) {
+  registry::Session session(options_.registry,
+                            registry::CredentialStore(registry::CredentialPaths::from_process()));
+  PullOptions pull;
+  pull.platform = options_.stage_options.target_platform.str();
+  // Lines only: the build's own display owns the terminal.
+  pull.progress = options_.progress == ProgressMode::quiet ? ProgressMode::quiet : ProgressMode::plain;
+  return pull_image(store_, session, reference, pull).image;
+}
+
 StageResult Builder::image_base(const std::string& reference) {
   if (const auto known = images_.find(reference); known != images_.end()) return known->second;
   std::optional<store::ImageEntry> image;
@@ -72,13 +100,15 @@ StageResult Builder::image_base(const std::string& reference) {
     if (loaded.empty()) throw Error("the archive " + path + " holds no image");
     image = store_.resolve(loaded);
   }
-  if (!image) image = store_.resolve(reference);
+  const bool from_registry = !image && !store::looks_like_image_id(reference);
+  if (!image && options_.pull != PullPolicy::always) image = store_.resolve(reference);
+  if (!image && from_registry && options_.pull != PullPolicy::never) image = pull_base(reference);
   if (!image)
     throw Error("no such image in the store")
-        .hint(
-            "cairn images lists what there is; cairn load, cairn import or a FROM "
-            "oci-archive:PATH / docker-archive:PATH brings an image in (pulling from a "
-            "registry is not available yet)");
+        .hint(options_.pull == PullPolicy::never
+                  ? "--pull=never: pull it first (cairn pull), or cairn load / cairn import it"
+                  : "cairn images lists what there is; cairn pull, cairn load or a FROM "
+                    "oci-archive:PATH / docker-archive:PATH brings an image in");
   StageResult base{state_of(store_, *image), ""};
   base.key = "image " + store::image_config_digest(store_, *image);
   return images_[reference] = base;
@@ -213,8 +243,11 @@ void Builder::step(StageResult& current, const StepInput& input) {
     ~CmdSeen() { flag = flag || is_cmd; }
   } cmd_seen{stage_cmd_set_, std::holds_alternative<frontend::CmdInstruction>(ins.value)};
   if (!options_.no_cache) {
-    if (auto hit = cache_.lookup(key)) {
+    auto hit = cache_.lookup(key);
+    if (!hit) hit = remote_lookup(key);
+    if (hit) {
       current = {std::move(*hit), key};
+      if (options_.cache_to) steps_seen_[key] = current.state;
       ++cached_;
       progress_.step_cached();
       return;
@@ -228,6 +261,7 @@ void Builder::step(StageResult& current, const StepInput& input) {
     throw;
   }
   cache_.save(key, current.state);
+  if (options_.cache_to) steps_seen_[key] = current.state;
   current.key = key;
   progress_.step_done();
 }
@@ -342,6 +376,8 @@ BuildResult build_image(store::Store& store, const BuildOptions& options) {
   result.steps = builder.steps();
   result.cached_steps = builder.cached();
   with_context("-o", [&] { write_outputs(store, result.image_id, options.tags, options.outputs); });
+  if (options.cache_to)
+    RegistryCache(store, options.registry, *options.cache_to, options.progress).export_steps(builder.steps_seen());
   builder.progress().finished(result.image_id, options.tags, result.steps, result.cached_steps);
   return result;
 }

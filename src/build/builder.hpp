@@ -19,6 +19,7 @@
 #include "copy.hpp"
 #include "progress.hpp"
 #include "run_step.hpp"
+#include "registry_cache.hpp"
 #include "state.hpp"
 
 namespace cairn::build {
@@ -55,6 +56,7 @@ class Builder {
   const StageResult& result(int index) const { return results_.at(index); }
   std::size_t steps() const { return steps_; }
   std::size_t cached() const { return cached_; }
+  const std::map<std::string, ImageState>& steps_seen() const { return steps_seen_; }
   Progress& progress() { return progress_; }
 
  private:
@@ -69,6 +71,8 @@ class Builder {
   // FROM: the base state and its key.
   StageResult base_of(const frontend::Stage& stage);
   StageResult image_base(const std::string& reference);
+  std::optional<ImageState> remote_lookup(const std::string& key);
+  std::optional<store::ImageEntry> pull_base(const std::string& reference);
   std::optional<store::ImageEntry> load_oci_layout(const std::string& spec);
   frontend::Stage with_triggers(const frontend::Stage& stage, nlohmann::json& config) const;
   void step(StageResult& current, const StepInput& input);
@@ -141,6 +145,10 @@ class Builder {
   // The COPY plan made for the step's cache key, executed on a miss.
   std::optional<CopyPlan> pending_plan_;
   const SourceTree* pending_tree_ = nullptr;
+  // --cache-from: registry caches asked on a local miss; --cache-to: each step's key and
+  // state (hit or executed), exported when the build is done.
+  std::vector<std::unique_ptr<RegistryCache>> remote_caches_;
+  std::map<std::string, ImageState> steps_seen_;
 };
 
 // "2024-05-01T12:00:00Z" for now, or SOURCE_DATE_EPOCH.

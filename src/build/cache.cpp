@@ -11,10 +11,6 @@ namespace cairn::build {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Changes whenever what a step produces from the same inputs changes (a fix in how cairn
-// builds), so that entries of an older cairn are not taken for this one's.
-constexpr std::string_view kCacheVersion = "cairn build cache 1";
-
 std::string step_key(const std::string& parent, const json& inputs) {
   // json dumps objects with sorted keys: the same inputs always give the same text.
   return Sha256()

@@ -10,6 +10,10 @@
 
 namespace cairn::build {
 
+// Changes whenever what a step produces from the same inputs changes (a fix in how cairn
+// builds), so that entries of an older cairn are not taken for this one's.
+inline constexpr std::string_view kCacheVersion = "cairn build cache 1";
+
 // sha256 over the parent's key and what decides the step's result: the expanded
 // instruction, the build args it uses, and for COPY/ADD the digest of its sources.
 std::string step_key(const std::string& parent, const nlohmann::json& inputs);

@@ -98,10 +98,13 @@ bool Builder::fully_cached(int index) {
     progress_.set_output_prefix(stage_label(description_.stages.at(index)));
     build_stage(index);
     const StageResult& r = results_.at(index);
+    json seen = json::object();
+    for (const auto& [key, state] : steps_seen_) seen[key] = state_to_json(state);
     sys::write_file_atomic(result.string(), json{{"state", state_to_json(r.state)},
                                                  {"key", r.key},
                                                  {"steps", steps_},
-                                                 {"cached", cached_}}
+                                                 {"cached", cached_},
+                                                 {"steps_seen", seen}}
                                                 .dump());
   } catch (const std::exception& e) {
     fmt::print(stderr, "cairn: error: {}\n", e.what());
@@ -116,6 +119,7 @@ void Builder::collect(const Running& r) {
   results_[r.index] = {state_from_json(result.at("state")), result.at("key")};
   steps_ += result.at("steps").get<std::size_t>();
   cached_ += result.at("cached").get<std::size_t>();
+  for (const auto& [key, state] : result.at("steps_seen").items()) steps_seen_[key] = state_from_json(state);
 }
 
 void Builder::build_stages(const std::vector<int>& order, unsigned jobs) {

@@ -17,6 +17,7 @@
 #include "cairn/build/transfer.hpp"
 #include "cairn/store/layer_tar.hpp"
 #include "transfer_progress.hpp"
+#include "transfer_internal.hpp"
 #include "transfer_pool.hpp"
 
 namespace cairn::build {
@@ -134,18 +135,11 @@ registry::Manifest image_manifest(registry::Client& client, const std::string& r
   return m;
 }
 
-struct LayerJob {
-  std::string digest;
-  std::uint64_t size = 0;
-  std::string diff_id;
-  std::size_t line = 0;
-};
-
 // Downloads one layer blob while unpacking it (the bytes reach the unpacker through a
 // socket, so an unpacker that fails ends the stream with EPIPE rather than a signal), then
 // checks both digests and moves blob and layer into the store.
-void fetch_layer(store::Store& store, registry::Client& client, const LayerJob& job,
-                 const PullOptions& options, TransferProgress& progress) {
+void fetch_layer(store::Store& store, registry::Client& client, const LayerFetch& job,
+                 std::size_t line, const PullOptions& options, TransferProgress& progress) {
   store::TempDir temp = store.make_temp("pull");
   const fs::path blob = temp.path() / "blob";
   const layer::LayerDir dir{temp.path() / "layer"};
@@ -171,10 +165,10 @@ void fetch_layer(store::Store& store, registry::Client& client, const LayerJob& 
     }
   };
   sink.restart = [&] { streamed = false; };
-  progress.state(job.line, "Downloading");
+  progress.state(line, "Downloading");
   try {
     client.fetch_blob(job.digest, job.size, blob, sink,
-                      [&](std::uint64_t done, std::uint64_t) { progress.bytes(job.line, done); });
+                      [&](std::uint64_t done, std::uint64_t) { progress.bytes(line, done); });
   } catch (...) {
     writer.reset();
     unpacker.join();
@@ -190,13 +184,13 @@ void fetch_layer(store::Store& store, registry::Client& client, const LayerJob& 
   } else if (unpack_error) {
     with_context("layer " + job.digest, [&] { std::rethrow_exception(unpack_error); });
   }
-  progress.state(job.line, "Verifying");
+  progress.state(line, "Verifying");
   if (unpacked.diff_id != job.diff_id)
     throw Error(fmt::format("layer {}: its content has diff_id {} but the image config says {}",
                             job.digest, unpacked.diff_id, job.diff_id));
   store.adopt_blob(blob, job.digest);
   if (!store.has_layer(job.diff_id)) store.adopt_layer(dir, job.diff_id);
-  progress.state(job.line, "Pull complete");
+  progress.state(line, "Pull complete");
 }
 
 std::vector<std::string> diff_ids_of(const json& config, const std::string& what) {
@@ -226,25 +220,18 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
     throw Error(fmt::format("manifest {} lists {} layers but its config {} diff_ids", m.digest,
                             layers.size(), diff_ids.size()));
   PullResult result;
-  std::vector<LayerJob> jobs;
+  std::vector<LayerFetch> jobs;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string media_type = layers[i].value("mediaType", "");
     const std::string digest = layers[i].at("digest").get<std::string>();
     if (!known_layer_type(media_type))
       throw Error(fmt::format("layer {} has media type \"{}\", which cairn cannot unpack", digest, media_type));
     if (!is_sha256_digest(digest)) throw Error("manifest " + m.digest + ": invalid layer digest \"" + digest + "\"");
-    const auto size = layers[i].at("size").get<std::uint64_t>();
-    if (store.has_layer(diff_ids[i]) && store.has_blob(digest)) {
-      progress.add(digest, size, "Already exists");
-      ++result.layers_present;
-      continue;
-    }
-    jobs.push_back({digest, size, diff_ids[i], progress.add(digest, size, "Waiting")});
+    jobs.push_back({digest, layers[i].at("size").get<std::uint64_t>(), diff_ids[i]});
   }
-  run_pool(jobs.size(), static_cast<std::size_t>(session.settings().parallel), [&](std::size_t i) {
-    registry::Client worker(session, repo, registry::Client::Access::pull, true);
-    fetch_layer(store, worker, jobs[i], options, progress);
-  });
+  result.layers_present = jobs.size();
+  jobs = fetch_layers(store, session, repo, jobs, options, progress);
+  result.layers_present -= jobs.size();
   result.layers_fetched = jobs.size();
   store.put_blob(config_bytes);
   store.put_blob(m.bytes);
@@ -259,6 +246,29 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
 }
 
 }  // namespace
+
+std::vector<LayerFetch> fetch_layers(store::Store& store, registry::Session& session,
+                                     const registry::Repository& repo,
+                                     const std::vector<LayerFetch>& layers,
+                                     const PullOptions& options, TransferProgress& progress) {
+  std::vector<LayerFetch> missing;
+  std::vector<std::size_t> lines;
+  for (const auto& l : layers) {
+    if (store.has_layer(l.diff_id) && store.has_blob(l.digest)) {
+      progress.add(l.digest, l.size, "Already exists");
+      continue;
+    }
+    if (std::any_of(missing.begin(), missing.end(), [&](const LayerFetch& m) { return m.digest == l.digest; }))
+      continue;  // the same layer twice in one image
+    missing.push_back(l);
+    lines.push_back(progress.add(l.digest, l.size, "Waiting"));
+  }
+  run_pool(missing.size(), static_cast<std::size_t>(session.settings().parallel), [&](std::size_t i) {
+    registry::Client worker(session, repo, registry::Client::Access::pull, true);
+    fetch_layer(store, worker, missing[i], lines[i], options, progress);
+  });
+  return missing;
+}
 
 PullResult pull_image(store::Store& store, registry::Session& session, const std::string& text,
                       const PullOptions& options) {

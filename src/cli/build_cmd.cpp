@@ -18,7 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct BuildArgs {
-  std::vector<std::string> tags, build_args, labels, secrets, outputs, ssh;
+  std::vector<std::string> tags, build_args, labels, secrets, outputs, ssh, cache_from;
+  std::string cache_to;
   std::string file, target, pull = "missing", network = "default", progress = "auto";
   std::string iidfile, userns, platform, context;
   bool no_cache = false, quiet = false;
@@ -70,10 +71,6 @@ void check_choices(const BuildArgs& a) {
   if (a.pull != "missing" && a.pull != "never" && a.pull != "always" && a.pull != "true" &&
       a.pull != "false")
     throw CLI::ValidationError("--pull", "must be never, missing or always, not " + a.pull);
-  if (a.pull == "always" || a.pull == "true")
-    throw Error(
-        "--pull=always: cairn cannot reach registries yet; base images come from the "
-        "store (cairn load, cairn import) or FROM oci-archive:PATH / docker-archive:PATH");
   if (a.network != "default" && a.network != "host" && a.network != "none")
     throw CLI::ValidationError("--network", "must be host or none, not " + a.network);
 }
@@ -124,6 +121,12 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
   o.userns = *choice;
   o.source_date_epoch = source_date_epoch();
   o.progress = progress_mode(a);
+  o.pull = a.pull == "always" || a.pull == "true" ? build::PullPolicy::always
+           : a.pull == "never" || a.pull == "false" ? build::PullPolicy::never
+                                                    : build::PullPolicy::missing;
+  o.registry = config.registry;
+  for (const std::string& c : a.cache_from) o.cache_from.push_back(build::parse_cache_ref(c, "--cache-from"));
+  if (!a.cache_to.empty()) o.cache_to = build::parse_cache_ref(a.cache_to, "--cache-to");
   o.jobs = a.jobs > 0 ? a.jobs : std::max(1u, std::thread::hardware_concurrency());
   return o;
 }
@@ -142,8 +145,15 @@ void add_options(CLI::App* app, BuildArgs& a) {
   app->add_option("--target", a.target, "Build this stage (default: the last)")->type_name("STAGE");
   app->add_flag("--no-cache", a.no_cache, "Run every step; do not use the layer cache");
   app->add_flag("--pull{always}", a.pull,
-                "--pull=never|missing: base images from the store (default missing); --pull or "
-                "--pull=always needs a registry");
+                "Pull FROM images: never (store only), missing (default: when the store lacks "
+                "them) or always (--pull: the registry's current image)");
+  app->add_option("--cache-from", a.cache_from,
+                  "Use the build cache at a registry: type=registry,ref=REF (or REF; repeatable)")
+      ->type_name("CACHE")
+      ->allow_extra_args(false);
+  app->add_option("--cache-to", a.cache_to,
+                  "Export every step's cache to a registry: type=registry,ref=REF")
+      ->type_name("CACHE");
   app->add_option("--network", a.network, "Network of RUN steps: host (default) or none")
       ->type_name("MODE");
   app->add_option("--label", a.labels, "Add a label to the image (repeatable)")

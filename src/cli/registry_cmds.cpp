@@ -42,7 +42,7 @@ Command register_pull(CLI::App& root) {
   app->add_option("--platform", o->platform, "os/arch[/variant] to choose from a multi-platform image")
       ->type_name("PLATFORM");
   app->add_option("--progress", o->progress, "auto, tty, plain or quiet")->type_name("MODE");
-  app->add_flag("-q,--quiet", o->quiet, "Print only the image's name");
+  app->add_flag("-q,--quiet", o->quiet, "No progress (standard output still gets the name)");
   return {app, [o](const Config& config) {
             ScopedTimer timer("pull");
             store::Store s = open_store(config);
@@ -73,7 +73,7 @@ Command register_push(CLI::App& root) {
   app->add_option("--digestfile", o->digestfile, "Write the pushed manifest's digest to FILE")
       ->type_name("FILE");
   app->add_option("--progress", o->progress, "auto, tty, plain or quiet")->type_name("MODE");
-  app->add_flag("-q,--quiet", o->quiet, "Print only the pushed reference");
+  app->add_flag("-q,--quiet", o->quiet, "No progress (standard output still gets REPOSITORY@DIGEST)");
   return {app, [o](const Config& config) {
             ScopedTimer timer("push");
             store::Store s = open_store(config);
@@ -91,7 +91,11 @@ Command register_push(CLI::App& root) {
 
 // Reads a line from the terminal, without echo for secrets.
 std::string prompt(const std::string& question, bool secret) {
-  UniqueFd tty = with_context("login", [] { return sys::open("/dev/tty", O_RDWR); });
+  const int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    throw Error("login: no terminal to ask for the " + std::string(secret ? "password" : "user name"))
+        .hint("give -u USER and --password-stdin");
+  UniqueFd tty(fd);
   sys::write_all(tty.get(), question, "/dev/tty");
   termios saved{};
   const bool restore = secret && ::tcgetattr(tty.get(), &saved) == 0;
@@ -112,7 +116,8 @@ std::string prompt(const std::string& question, bool secret) {
 
 std::string registry_domain(const std::string& given) {
   const std::string domain = registry::normalize_config_key(given.empty() ? "docker.io" : given);
-  if (domain.empty() || domain.find_first_of(" /@") != std::string::npos)
+  const bool has_path = given.find("://") == std::string::npos && given.find('/') != std::string::npos;
+  if (domain.empty() || has_path || domain.find_first_of(" /@") != std::string::npos)
     throw Error("\"" + given + "\" is not a registry (give its host: quay.io, localhost:5000)");
   return domain;
 }

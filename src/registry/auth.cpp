@@ -117,8 +117,8 @@ Error unauthorized_error(Session::State& state, const std::string& domain, const
                                        "user \"{}\" (from {}): {}",
                                        what, domain, credential->username, credential->source,
                                        describe_error(response)))
-                         .hint("check the user's access to this repository, or log in again: "
-                               "cairn login " + domain));
+                         .hint("check the user name and password, and the user's access to the "
+                               "repository; log in again with cairn login " + domain));
   std::string searched;
   for (const auto& file : state.credentials.paths().search_order())
     searched += (searched.empty() ? "" : ", ") + file.string();

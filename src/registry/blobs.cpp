@@ -186,7 +186,7 @@ Client::Client(Client&&) noexcept = default;
 const Repository& Client::repository() const { return impl_->repo; }
 
 void Client::ping() {
-  const std::string what = "log in to " + impl_->repo.domain;
+  const std::string what = "check credentials";
   HttpRequest request;
   const HttpResponse r = impl_->send(request, "/v2/", what);
   if (!r.ok()) throw impl_->failure(what, r);

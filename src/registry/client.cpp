@@ -1,7 +1,9 @@
 // The distribution API calls of one repository: finding how its host is reached, sending
 // each request with the authorization it needs, retrying what is worth retrying, and
 // turning the registry's answers into errors a user can act on.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -27,11 +29,16 @@ std::string api_host(const std::string& domain) {
 bool is_loopback_host(const std::string& host) {
   std::string name = host;
   if (!name.empty() && name[0] == '[') {
-    name = name.substr(1, name.find(']') - 1);
-    return name == "::1";
+    const auto close = name.find(']');
+    if (close == std::string::npos) return false;
+    in6_addr a6{};
+    return inet_pton(AF_INET6, name.substr(1, close - 1).c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
   }
   name = name.substr(0, name.find(':'));
-  return name == "localhost" || name.rfind("127.", 0) == 0;
+  if (name == "localhost") return true;
+  // An address in 127.0.0.0/8, not a DNS name that starts with "127.".
+  in_addr a4{};
+  return inet_pton(AF_INET, name.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 namespace {
@@ -69,6 +76,11 @@ std::string Client::Impl::scope() const {
 }
 
 std::string Client::Impl::host() const { return hosts[current]; }
+
+// A mirror is asked with its own credentials, never with those of the registry it mirrors.
+std::string Client::Impl::credential_domain() const {
+  return current + 1 < hosts.size() ? hosts[current] : repo.domain;
+}
 
 // The first request to a host: https (verified, with the host's CA file), or plain http for
 // an insecure or loopback host that does not speak TLS. GET /v2/ also tells whether and how
@@ -158,7 +170,7 @@ HttpResponse Client::Impl::send(HttpRequest request, const std::string& path,
   HttpResponse r;
   for (int attempt = 0;; ++attempt) {
     request.headers.resize(plain_headers);
-    const std::string auth = authorization(state, http, e, repo.domain, scopes);
+    const std::string auth = authorization(state, http, e, credential_domain(), scopes);
     if (!auth.empty()) request.headers.push_back("Authorization: " + auth);
     if (prepare) prepare(request);
     r = http.perform(request);
@@ -167,7 +179,7 @@ HttpResponse Client::Impl::send(HttpRequest request, const std::string& path,
           attempt >= state.settings.retries)
         throw transport_error(what, e, r);
     } else if (r.status == 401) {
-      throw unauthorized_error(state, repo.domain, what, r);
+      throw unauthorized_error(state, credential_domain(), what, r);
     } else if (!retryable_status(r.status) || attempt >= state.settings.retries) {
       return r;
     }

@@ -25,6 +25,7 @@ struct Client::Impl {
 
   std::string scope() const;
   std::string host() const;
+  std::string credential_domain() const;
   Endpoint endpoint();
   HttpResponse ping_once(const Endpoint& e);
   // `prepare` adjusts the request before each attempt (a resumed download's Range).
@@ -35,13 +36,17 @@ struct Client::Impl {
   Error failure(const std::string& what, const HttpResponse& r) const;
   std::string url(const std::string& kind, const std::string& reference) const;
   // Runs `operation` against each host in turn (mirrors first) until one succeeds.
+  // A mirror that failed once is not asked again by this command.
   template <typename Operation>
   auto on_each_endpoint(Operation&& operation) {
     for (current = 0;; ++current) {
+      const bool last = current + 1 >= hosts.size();
+      if (!last && state.failed_mirror(hosts[current])) continue;
       try {
         return operation();
       } catch (Error& e) {
-        if (current + 1 >= hosts.size()) throw;
+        if (last) throw;
+        state.mirror_failed(hosts[current]);
         log(LogLevel::warn, "mirror {}: {}; trying {}", hosts[current], e.what(), hosts[current + 1]);
       }
     }

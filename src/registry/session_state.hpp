@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cairn/registry/registry.hpp"
@@ -34,6 +35,16 @@ struct Session::State {
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, Token> tokens;  // by host + scope + user
+  std::set<std::string> failed_mirrors;
+
+  bool failed_mirror(const std::string& host) {
+    std::lock_guard lock(mutex);
+    return failed_mirrors.count(host) != 0;
+  }
+  void mirror_failed(const std::string& host) {
+    std::lock_guard lock(mutex);
+    failed_mirrors.insert(host);
+  }
 
   std::optional<Endpoint> endpoint(const std::string& host) {
     std::lock_guard lock(mutex);

@@ -374,7 +374,13 @@ TEST_F(ConfigTest, RenderShowsEveryValueWithItsOrigin) {
                 "level = \"debug\"  # flag --log-level\n"
                 "timings = false  # default\n"
             "\n[sandbox]\n"
-            "userns = \"auto\"  # default\n");
+            "userns = \"auto\"  # default\n"
+            "\n[registry]\n"
+            "search = [\"docker.io\"]  # default\n"
+            "timeout = 30  # default\n"
+            "retries = 3  # default\n"
+            "parallel = 4  # default\n"
+            "chunk_size = 0  # default\n");
 }
 
 TEST_F(ConfigTest, RenderedConfigReadsBackToTheSameValues) {
@@ -403,6 +409,264 @@ TEST(ConfigSandbox, UsernsTakesAutoSingleOrRange) {
   EXPECT_EQ(c.userns, "single");
   EXPECT_THROW(apply_config_text(c, "[sandbox]\nuserns = \"keep-id\"\n", "t.toml"), Error);
   EXPECT_NE(render_config(c).find("[sandbox]\nuserns = \"single\""), std::string::npos);
+}
+
+
+// --- [registry] -------------------------------------------------------------------------
+
+TEST_F(ConfigTest, RegistryDefaults) {
+  const Config config = load();
+  EXPECT_EQ(config.registry.search, std::vector<std::string>{"docker.io"});
+  EXPECT_EQ(config.registry.timeout_seconds, 30);
+  EXPECT_EQ(config.registry.retries, 3);
+  EXPECT_EQ(config.registry.parallel, 4);
+  EXPECT_EQ(config.registry.chunk_size, 0u);
+  EXPECT_TRUE(config.registry.hosts.empty());
+  EXPECT_EQ(config.origin.at("registry.search"), "default");
+  EXPECT_EQ(config.origin.at("registry.chunk_size"), "default");
+}
+
+TEST_F(ConfigTest, RegistryKeysAreApplied) {
+  write(home_user_file(),
+        "[registry]\n"
+        "search = [\"quay.io\", \"docker.io\"]\n"
+        "timeout = 90\n"
+        "retries = 0\n"
+        "parallel = 16\n"
+        "chunk_size = 5242880\n");
+  const Config config = load();
+  EXPECT_EQ(config.registry.search, (std::vector<std::string>{"quay.io", "docker.io"}));
+  EXPECT_EQ(config.registry.timeout_seconds, 90);
+  EXPECT_EQ(config.registry.retries, 0);
+  EXPECT_EQ(config.registry.parallel, 16);
+  EXPECT_EQ(config.registry.chunk_size, 5242880u);
+  for (const char* key : {"registry.search", "registry.timeout", "registry.retries",
+                          "registry.parallel", "registry.chunk_size"})
+    EXPECT_EQ(config.origin.at(key), home_user_file().string()) << key;
+}
+
+TEST_F(ConfigTest, RegistryHostsTables) {
+  write(home_user_file(),
+        "[registry.hosts.\"localhost:5000\"]\n"
+        "insecure = true\n"
+        "\n"
+        "[registry.hosts.\"quay.io\"]\n"
+        "ca_file = \"~/certs/quay.pem\"\n"
+        "mirrors = [\"mirror.example.com\", \"localhost:5001\"]\n");
+  const Config config = load();
+  ASSERT_EQ(config.registry.hosts.size(), 2u);
+  const RegistryHost& local = config.registry.hosts.at("localhost:5000");
+  EXPECT_TRUE(local.insecure);
+  EXPECT_TRUE(local.ca_file.empty());
+  EXPECT_TRUE(local.mirrors.empty());
+  const RegistryHost& quay = config.registry.hosts.at("quay.io");
+  EXPECT_FALSE(quay.insecure);
+  EXPECT_EQ(quay.ca_file, home() / "certs/quay.pem");
+  EXPECT_EQ(quay.mirrors, (std::vector<std::string>{"mirror.example.com", "localhost:5001"}));
+  EXPECT_EQ(config.origin.at("registry.hosts"), home_user_file().string());
+  // Other registry settings keep their defaults.
+  EXPECT_EQ(config.registry.search, std::vector<std::string>{"docker.io"});
+  EXPECT_EQ(config.origin.at("registry.search"), "default");
+}
+
+TEST_F(ConfigTest, RegistryHostsAsInlineTablesAndDottedKeys) {
+  write(home_user_file(),
+        "[registry]\n"
+        "hosts = { \"[::1]:5000\" = { insecure = true }, \"docker.io\" = { mirrors = "
+        "[\"mirror.gcr.io\"] } }\n");
+  const Config config = load();
+  EXPECT_TRUE(config.registry.hosts.at("[::1]:5000").insecure);
+  EXPECT_EQ(config.registry.hosts.at("docker.io").mirrors,
+            std::vector<std::string>{"mirror.gcr.io"});
+
+  write(home_user_file(), "registry.hosts.\"registry.local\".insecure = true\n");
+  EXPECT_TRUE(load().registry.hosts.at("registry.local").insecure);
+}
+
+TEST_F(ConfigTest, RegistryHostSettingsMergeAcrossFilesKeyByKey) {
+  write(env_.system_file,
+        "[registry.hosts.\"r.example.com\"]\nca_file = \"/etc/ca.pem\"\ninsecure = true\n");
+  write(home_user_file(), "[registry.hosts.\"r.example.com\"]\ninsecure = false\n");
+  const Config config = load();
+  const RegistryHost& host = config.registry.hosts.at("r.example.com");
+  EXPECT_FALSE(host.insecure);
+  EXPECT_EQ(host.ca_file, "/etc/ca.pem");
+}
+
+TEST_F(ConfigTest, EmptyRegistrySearchIsAllowed) {
+  write(home_user_file(), "[registry]\nsearch = []\n");
+  EXPECT_TRUE(load().registry.search.empty());
+}
+
+TEST_F(ConfigTest, RegistryWrongTypes) {
+  std::string error = error_for("[registry]\ntimeout = \"30\"\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "'registry.timeout' must be an integer, not a string")) << error;
+
+  error = error_for("[registry]\nsearch = \"docker.io\"\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "'registry.search' must be an array, not a string")) << error;
+
+  error = error_for("[registry]\n\nparallel = 2.5\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":3:1")) << error;
+  EXPECT_TRUE(contains(error, "must be an integer, not a float")) << error;
+
+  error = error_for("[registry]\nsearch = [\"quay.io\", 7]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "registry.search")) << error;
+  EXPECT_TRUE(contains(error, "non-empty string")) << error;
+
+  error = error_for("registry = [1]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":1:1")) << error;
+  EXPECT_TRUE(contains(error, "'registry' must be a table, not an array")) << error;
+
+  error = error_for("[registry]\nhosts = \"localhost:5000\"\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "'registry.hosts' must be a table, not a string")) << error;
+}
+
+TEST_F(ConfigTest, RegistryHostWrongTypes) {
+  std::string error = error_for("[registry.hosts.\"localhost:5000\"]\ninsecure = \"yes\"\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "registry.hosts.\"localhost:5000\".insecure")) << error;
+  EXPECT_TRUE(contains(error, "must be a boolean, not a string")) << error;
+
+  error = error_for("[registry.hosts.\"quay.io\"]\n\nca_file = 1\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":3:1")) << error;
+  EXPECT_TRUE(contains(error, "must be a string, not an integer")) << error;
+
+  error = error_for("[registry.hosts.\"quay.io\"]\nmirrors = \"m.example.com\"\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "must be an array, not a string")) << error;
+
+  error = error_for("[registry.hosts]\n\"quay.io\" = true\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "registry.hosts.\"quay.io\" must be a table")) << error;
+}
+
+TEST_F(ConfigTest, UnknownRegistryHostKeyListsTheKnownOnes) {
+  const std::string error =
+      error_for("[registry.hosts.\"localhost:5000\"]\ninsecure = true\nverify = false\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":3:1")) << error;
+  EXPECT_TRUE(contains(error, "unknown key 'registry.hosts.\"localhost:5000\".verify'")) << error;
+  EXPECT_TRUE(contains(error, "insecure, ca_file, mirrors")) << error;
+}
+
+TEST_F(ConfigTest, UnknownRegistryKey) {
+  const std::string error = error_for("[registry]\nmirrors = [\"x.io\"]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "unknown key 'registry.mirrors'")) << error;
+}
+
+TEST_F(ConfigTest, BadRegistryHostNames) {
+  std::string error = error_for("[registry.hosts.\"http://x\"]\ninsecure = true\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":1:")) << error;
+  EXPECT_TRUE(contains(error, "\"http://x\" is not a registry host")) << error;
+
+  error = error_for("[registry]\n\nhosts.\"quay.io/org\".insecure = true\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":3:")) << error;
+  EXPECT_TRUE(contains(error, "\"quay.io/org\" is not a registry host")) << error;
+
+  error = error_for("[registry.hosts.\"\"]\ninsecure = true\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":1:")) << error;
+  EXPECT_TRUE(contains(error, "is not a registry host")) << error;
+
+  error = error_for("[registry]\nsearch = [\"docker.io\", \"https://quay.io\"]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "\"https://quay.io\" is not a registry host")) << error;
+
+  error = error_for("[registry]\nsearch = [\"\"]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+
+  error = error_for("[registry.hosts.\"docker.io\"]\nmirrors = [\"user@mirror.example.com\"]\n");
+  EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << error;
+  EXPECT_TRUE(contains(error, "\"user@mirror.example.com\" is not a registry host")) << error;
+}
+
+TEST_F(ConfigTest, RegistryNumbersOutOfRange) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[registry]\ntimeout = 0\n", "registry.timeout must be between 1 and 3600, not 0"},
+           {"[registry]\ntimeout = 3601\n", "registry.timeout must be between 1 and 3600"},
+           {"[registry]\ntimeout = -5\n", "registry.timeout must be between 1 and 3600"},
+           {"[registry]\nparallel = 0\n", "registry.parallel must be between 1 and 64"},
+           {"[registry]\nparallel = 65\n", "registry.parallel must be between 1 and 64, not 65"},
+           {"[registry]\nretries = -1\n", "registry.retries must be between 0 and 100"},
+           {"[registry]\nretries = 101\n", "registry.retries must be between 0 and 100"},
+           {"[registry]\nchunk_size = -1\n", "registry.chunk_size must not be negative"},
+       }) {
+    const std::string error = error_for(c.text);
+    EXPECT_TRUE(contains(error, bad_file() + ":2:1")) << c.text << error;
+    EXPECT_TRUE(contains(error, c.message)) << c.text << error;
+  }
+}
+
+TEST_F(ConfigTest, RegistryNumbersAtTheirLimitsAreAccepted) {
+  write(home_user_file(), "[registry]\ntimeout = 3600\nretries = 100\nparallel = 64\n");
+  Config config = load();
+  EXPECT_EQ(config.registry.timeout_seconds, 3600);
+  EXPECT_EQ(config.registry.retries, 100);
+  EXPECT_EQ(config.registry.parallel, 64);
+  write(home_user_file(), "[registry]\ntimeout = 1\nparallel = 1\n");
+  config = load();
+  EXPECT_EQ(config.registry.timeout_seconds, 1);
+  EXPECT_EQ(config.registry.parallel, 1);
+}
+
+TEST_F(ConfigTest, RenderShowsTheRegistrySectionAndHosts) {
+  write(home_user_file(),
+        "[registry]\nsearch = [\"quay.io\", \"docker.io\"]\nparallel = 8\n"
+        "[registry.hosts.\"localhost:5000\"]\ninsecure = true\n"
+        "[registry.hosts.\"quay.io\"]\nca_file = \"/etc/quay.pem\"\nmirrors = [\"m.example.com\"]\n");
+  const std::string text = render_config(load());
+  const std::string origin = home_user_file().string();
+  EXPECT_TRUE(contains(text, "\n[registry]\n"
+                             "search = [\"quay.io\", \"docker.io\"]  # " + origin + "\n"
+                             "timeout = 30  # default\n"
+                             "retries = 3  # default\n"
+                             "parallel = 8  # " + origin + "\n"
+                             "chunk_size = 0  # default\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "\n[registry.hosts.\"localhost:5000\"]  # " + origin + "\n"
+                             "insecure = true\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "\n[registry.hosts.\"quay.io\"]  # " + origin + "\n"
+                             "insecure = false\n"
+                             "ca_file = \"/etc/quay.pem\"\n"
+                             "mirrors = [\"m.example.com\"]\n"))
+      << text;
+}
+
+TEST_F(ConfigTest, RenderedRegistrySettingsReadBack) {
+  Config config = load();
+  config.registry.search = {"quay.io", "localhost:5000"};
+  config.registry.timeout_seconds = 7;
+  config.registry.retries = 0;
+  config.registry.parallel = 2;
+  config.registry.chunk_size = 1048576;
+  config.registry.hosts["localhost:5000"].insecure = true;
+  config.registry.hosts["quay.io"].ca_file = "/etc/odd \"name\".pem";
+  config.registry.hosts["quay.io"].mirrors = {"a.example.com", "[::1]:5000"};
+  const std::string text = render_config(config);
+  Config reread;
+  try {
+    apply_config_text(reread, text, "rendered");
+  } catch (const Error& e) {
+    FAIL() << "render_config produced invalid TOML: " << e.what() << "\n" << text;
+  }
+  EXPECT_EQ(reread.registry.search, config.registry.search);
+  EXPECT_EQ(reread.registry.timeout_seconds, 7);
+  EXPECT_EQ(reread.registry.retries, 0);
+  EXPECT_EQ(reread.registry.parallel, 2);
+  EXPECT_EQ(reread.registry.chunk_size, 1048576u);
+  ASSERT_EQ(reread.registry.hosts.size(), 2u);
+  EXPECT_TRUE(reread.registry.hosts.at("localhost:5000").insecure);
+  EXPECT_FALSE(reread.registry.hosts.at("quay.io").insecure);
+  EXPECT_EQ(reread.registry.hosts.at("quay.io").ca_file, "/etc/odd \"name\".pem");
+  EXPECT_EQ(reread.registry.hosts.at("quay.io").mirrors, config.registry.hosts["quay.io"].mirrors);
 }
 
 }  // namespace

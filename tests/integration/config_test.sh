@@ -65,6 +65,13 @@ timings = false  # default
 
 [sandbox]
 userns = "auto"  # default
+
+[registry]
+search = ["docker.io"]  # default
+timeout = 30  # default
+retries = 3  # default
+parallel = 4  # default
+chunk_size = 0  # default
 EXPECTED
 run config
 check "cairn config exits 0" status_is 0

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cairn/config.hpp"
 #include "cairn/frontend/stages.hpp"
 #include "cairn/sandbox/identity.hpp"
 #include "cairn/sandbox/sandbox.hpp"
@@ -32,6 +33,10 @@ struct OutputSpec {
   std::filesystem::path dest;
 };
 
+// When FROM's image is taken from a registry: never (the store only), when the store lacks
+// it, or always (the registry's current image for the tag).
+enum class PullPolicy { never, missing, always };
+
 struct BuildOptions {
   std::optional<std::filesystem::path> context;  // none: `cairn build -` (no context)
   std::string dockerfile_text;
@@ -51,6 +56,11 @@ struct BuildOptions {
   // Stages built at once when they do not depend on each other (1: one after another).
   unsigned jobs = 1;
   std::vector<OutputSpec> outputs;
+  PullPolicy pull = PullPolicy::missing;
+  RegistrySettings registry;  // how base images are pulled
+  // Registry build caches (references): read on local misses, and written when done.
+  std::vector<std::string> cache_from;
+  std::optional<std::string> cache_to;
 };
 
 struct BuildResult {
@@ -68,6 +78,9 @@ BuildResult build_image(store::Store& store, const BuildOptions& options);
 
 // "type=oci,dest=out.tar" (also "dest=..,type=.."); throws Error when malformed.
 OutputSpec parse_output(std::string_view text);
+// --cache-from/--cache-to "type=registry,ref=REF[,mode=max|min]" (or a bare REF): the
+// reference; throws Error naming `flag` when malformed.
+std::string parse_cache_ref(std::string_view text, std::string_view flag);
 // "id=ID,src=PATH" (also source=, type=file); throws Error.
 Secret parse_secret(std::string_view text);
 // --ssh "default" (the agent of $SSH_AUTH_SOCK) or "ID=SOCKET"; throws Error unless the path
