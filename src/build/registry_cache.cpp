@@ -111,25 +111,24 @@ void RegistryCache::export_steps(const std::map<std::string, ImageState>& steps)
 
 std::string parse_cache_ref(std::string_view text, std::string_view flag) {
   if (text.find('=') == std::string_view::npos) return std::string(text);
-  std::string type, ref;
-  std::size_t start = 0;
-  while (start <= text.size()) {
+  std::map<std::string, std::string> fields;
+  for (std::size_t start = 0; start <= text.size();) {
     std::size_t end = text.find(',', start);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view field = text.substr(start, end - start);
     const auto eq = field.find('=');
-    const std::string key(field.substr(0, eq));
-    const std::string value(eq == std::string_view::npos ? "" : field.substr(eq + 1));
-    if (key == "type") type = value;
-    else if (key == "ref") ref = value;
-    else if (key != "mode" || (value != "max" && value != "min"))
-      throw Error(fmt::format("{} {}: unknown field \"{}\" (cairn takes type=registry,ref=REF)", flag, text, field));
+    fields[std::string(field.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(field.substr(eq + 1));
     start = end + 1;
   }
-  if (type != "registry")
-    throw Error(fmt::format("{} {}: type=registry is the only cache type cairn shares (the local cache is always used)", flag, text));
-  if (ref.empty()) throw Error(fmt::format("{} {}: give ref=REGISTRY/REPOSITORY:TAG", flag, text));
-  return ref;
+  if (fields["type"] != "registry")
+    throw Error(fmt::format("{} {}: type=registry is the only cache type cairn shares (its local "
+                            "cache is always used)",
+                            flag, text));
+  for (const auto& [key, value] : fields)
+    if (key != "type" && key != "ref" && !(key == "mode" && (value == "max" || value == "min")))
+      throw Error(fmt::format("{} {}: unknown field \"{}={}\" (cairn takes type=registry,ref=REF)", flag, text, key, value));
+  if (fields["ref"].empty()) throw Error(fmt::format("{} {}: give ref=REGISTRY/REPOSITORY:TAG", flag, text));
+  return fields["ref"];
 }
 
 }  // namespace cairn::build

@@ -158,6 +158,48 @@ if [ -z "$podman_why" ]; then
 fi
 check_if "$podman_why" "... with cairn's image ID" out_has "${app_id#sha256:}"
 
+# --- builds: FROM pulled from a registry, and the build cache shared through one -----------------
+sandbox_why=$(unshare -Urm true 2>/dev/null && [ -w /dev/fuse ] || echo 'no user namespaces or /dev/fuse')
+"$cairn" --root "$store" push -q busybox:base "$plain/base/busybox:1" >/dev/null
+mkdir -p "$tmp/ctx2"
+printf 'cached content\n' >"$tmp/ctx2/data.txt"
+{
+  echo "FROM $plain/base/busybox:1"
+  echo "COPY data.txt /data.txt"
+  echo "WORKDIR /work"
+  [ -n "$sandbox_why" ] || echo "RUN echo ran > /work/ran && cat /data.txt"
+  echo "ENV STEP=last"
+} >"$tmp/ctx2/Dockerfile"
+run_in "$tmp/store-never" build --pull=never -t built "$tmp/ctx2"
+check "build --pull=never with the base only in a registry fails" status_is 1
+check "... telling the user to pull it first" err_has "cairn pull"
+run_in "$tmp/store-build-a" build --progress plain --cache-to "type=registry,ref=$plain/cache/app:buildcache" -t built "$tmp/ctx2"
+check "build pulls a missing FROM image from its registry (--pull=missing, the default)" status_is 0
+check "... showing the pull" err_has "Pull complete"
+check "... and exports its cache to the registry" err_has "cache exported to $plain/cache/app:buildcache"
+built_a=$(image_id "$tmp/store-build-a" built)
+tool skopeo inspect --raw --tls-verify=false "docker://$plain/cache/app:buildcache"
+check "the cache is an OCI manifest whose config is cairn's cache index" \
+  out_has "application/vnd.cairn.build-cache.config.v1+json"
+run_in "$tmp/store-build-b" build --progress plain --cache-from "type=registry,ref=$plain/cache/app:buildcache" -t built "$tmp/ctx2"
+check "a build on an empty store with --cache-from succeeds" status_is 0
+steps=$(grep -c '^\[[0-9]*/[0-9]*\] ' "$tmp/err" || true)
+check "... every step after FROM is a cache hit" \
+  same "$(grep -c '^  CACHED' "$tmp/err" || true)" "$((steps - 1))"
+check "... and the image is identical (same image ID)" same "$(image_id "$tmp/store-build-b" built)" "$built_a"
+run_in "$tmp/store-build-b" store verify
+check "... and that store verifies" status_is 0
+run_in "$tmp/store-build-c" build -q --cache-from "$plain/cache/none:here" -t built "$tmp/ctx2"
+check "--cache-from a reference that does not exist yet only warns" status_is 0
+check "... saying so" err_has "not in the registry yet"
+run_in "$tmp/store-build-d" build -q --cache-from "$plain/test/app:1" -t built "$tmp/ctx2"
+check "--cache-from an ordinary image is refused as not a cairn cache" err_has "is not a cairn build cache"
+run build --cache-to "type=local,dest=/tmp/x" "$tmp/ctx2"
+check "--cache-to with a type other than registry is refused" err_has "type=registry is the only cache type"
+run_in "$tmp/store-build-a" build --pull=always -q -t built "$tmp/ctx2"
+check "build --pull=always pulls the base even when the store has it" status_is 0
+check "... (it asked the registry again)" bash -c "[ \"\$(grep -c 'GET /v2/base/busybox/manifests/1' '$REGISTRY_DIR/registry.log')\" -ge 2 ]"
+
 # --- cross-repository mount, chunked upload, mirrors --------------------------------------------
 run push --progress plain "$plain/test/app:1" "$plain/other/app:1"
 check "push to another repository of the same registry works" status_is 0
