@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -72,7 +73,9 @@ std::optional<Credential> from_auths(const json& document, const std::string& do
 // docker-credential-HELPER get: the server on stdin, {"Username","Secret"} on stdout.
 std::optional<Credential> from_helper(const std::string& helper, const std::string& domain) {
   const std::string program = "docker-credential-" + helper;
-  auto [in_read, in_write] = sys::pipe();
+  // A socket, not a pipe, for its input: a helper that exits without reading it gives
+  // EPIPE to send(MSG_NOSIGNAL) instead of killing cairn with SIGPIPE.
+  auto [in_read, in_write] = sys::socketpair();
   auto [out_read, out_write] = sys::pipe();
   SpawnOptions options;
   options.argv = {program, "get"};
@@ -81,7 +84,8 @@ std::optional<Credential> from_helper(const std::string& helper, const std::stri
   Child child = with_context("credential helper " + program, [&] { return Child::spawn(options); });
   in_read.reset();
   out_write.reset();
-  sys::write_all(in_write.get(), docker_config_key(domain), program);
+  const std::string server = docker_config_key(domain);
+  (void)::send(in_write.get(), server.data(), server.size(), MSG_NOSIGNAL);
   in_write.reset();
   const std::string output = sys::read_all(out_read.get(), program);
   const int status = child.wait();

@@ -386,6 +386,36 @@ status=0
 printf 'wrong\n' | "$cairn" login -u "$REGISTRY_USER" --password-stdin "$token" >"$tmp/out" 2>"$tmp/err" || status=$?
 check "a wrong password is refused by the token server" err_has "token server refused the credentials"
 
+# --- a registry that rate-limits -------------------------------------------------------------
+cat >"$tmp/ratelimit.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/v2/":
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"{}"); return
+        body = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}'
+        self.send_response(429); self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    do_HEAD = do_GET
+    def log_message(self, *a): open(sys.argv[2], "a").write(self.requestline + "\n")
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_port))
+s.serve_forever()
+PY
+"$registry_python" "$tmp/ratelimit.py" "$tmp/ratelimit.port" "$tmp/ratelimit.log" &
+ratelimit_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/ratelimit.port" ] && break; sleep 0.1; done
+toml "[registry]
+retries = 2"
+run_in "$tmp/store-429" pull "127.0.0.1:$(cat "$tmp/ratelimit.port")/x/y:1"
+check "a registry that keeps answering 429 fails the pull" status_is 1
+check "... saying it is rate limiting, with its retry time" err_has "is rate limiting requests (HTTP 429 TOOMANYREQUESTS: slow down); it asks to retry after 1 s"
+check "... after retrying as configured (1 + 2 requests for the manifest)" \
+  same "$(grep -c 'manifests/1' "$tmp/ratelimit.log")" 3
+kill "$ratelimit_pid" 2>/dev/null || true
+toml ""
+
 # --- usage errors -------------------------------------------------------------------------------
 run pull
 check "pull without a reference is a usage error" status_is 2

@@ -87,8 +87,9 @@ class Client {
   std::string put_manifest(const std::string& reference, const std::string& bytes,
                            const std::string& media_type);
 
-  // Downloads a blob, appending to `file` (a partial file from an earlier attempt is
-  // resumed) and verifying size and digest; on a mismatch the file is removed. `sink`,
+  // Downloads a blob into `file` (bytes already in it, from an earlier attempt, are kept and
+  // the download resumes after them) and verifies size and digest; on a mismatch the file
+  // is removed. A broken connection is resumed with a Range request. `sink`,
   // when given, sees every byte in order as it arrives (to unpack while downloading);
   // a resumed download restarts it only when the registry ignores the range (`restart`).
   struct BlobSink {
