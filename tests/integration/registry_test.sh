@@ -235,6 +235,13 @@ toml ""
 mkdir -p "$tmp/multi"
 "$cairn" --root "$store" save --format oci -o "$tmp/app.oci.tar" app:1
 tar -C "$tmp/multi" -xf "$tmp/app.oci.tar"
+mkdir -p "$tmp/multi-src" && tar -C "$tmp/multi-src" -xf "$tmp/app.oci.tar"
+python3 - "$tmp/multi-src/index.json" <<'PY'
+import json, sys
+index = json.load(open(sys.argv[1]))
+index["manifests"][0].setdefault("annotations", {})["org.opencontainers.image.ref.name"] = "app"
+json.dump(index, open(sys.argv[1], "w"))
+PY
 python3 - "$tmp/multi" <<'PY'
 import hashlib, json, os, sys
 root = sys.argv[1]
@@ -276,6 +283,17 @@ run_in "$tmp/store-multi" pull --platform linux/s390x "$plain/test/multi:1"
 check "a platform the index lacks is an error listing what it has" err_has "has no image for platform linux/s390x (it has: linux/arm64, linux/amd64)"
 run_in "$tmp/store-multi" pull --platform 'linux//x' "$plain/test/multi:1"
 check "a malformed --platform is refused" err_has "write it as os/arch[/variant]"
+
+# --- Docker schema 2 --------------------------------------------------------------------------
+tool skopeo copy --format v2s2 --dest-tls-verify=false "oci:$tmp/multi-src:app" "docker://$plain/test/v2s2:1"
+check "skopeo pushes a Docker schema-2 image (fixture)" status_is 0
+v2s2_digest=$(skopeo inspect --tls-verify=false "docker://$plain/test/v2s2:1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
+run_in "$tmp/store-v2s2" pull "$plain/test/v2s2:1"
+check "pull of a Docker schema-2 manifest works" status_is 0
+check "... reporting the registry's manifest digest" err_has "Digest: $v2s2_digest"
+check "... with the same image ID as the OCI original" same "$(image_id "$tmp/store-v2s2" "$plain/test/v2s2:1")" "$app_id"
+run_in "$tmp/store-v2s2" push "$plain/test/v2s2:1" "$plain/test/v2s2-copy:1"
+check "pushing it again keeps the Docker manifest byte for byte (same digest)" out_has "@$v2s2_digest"
 
 # --- interrupted and corrupted downloads --------------------------------------------------------
 registry_start_proxy cut-once "$plain"
