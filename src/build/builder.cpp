@@ -34,7 +34,7 @@ Builder::Builder(store::Store& store, const BuildOptions& options, const fronten
       cache_(store),
       progress_(options.progress),
       namespace_(options.userns) {
-  for (const auto& ref : options.cache_from) {
+  for (const auto& ref : options.no_cache ? std::vector<std::string>{} : options.cache_from) {
     remote_caches_.push_back(std::make_unique<RegistryCache>(store, options.registry, ref, options.progress));
     remote_caches_.back()->import_index();
   }
@@ -42,11 +42,17 @@ Builder::Builder(store::Store& store, const BuildOptions& options, const fronten
 
 // A step the local cache lacks, from a --cache-from registry (its state saved locally).
 std::optional<ImageState> Builder::remote_lookup(const std::string& key) {
-  for (auto& remote : remote_caches_)
-    if (auto hit = remote->lookup(key)) {
-      cache_.save(key, *hit);
-      return hit;
+  for (auto& remote : remote_caches_) {
+    try {
+      if (auto hit = remote->lookup(key)) {
+        cache_.save(key, *hit);
+        return hit;
+      }
+    } catch (const Error& e) {
+      // The step can still be run: a cache that cannot deliver is only a miss.
+      log(LogLevel::warn, "{}; running the step instead", e.what());
     }
+  }
   return std::nullopt;
 }
 
@@ -74,6 +80,32 @@ std::vector<frontend::KeyValue> key_values(const json& config) {
 
 }  // namespace
 
+// FROM's reference is an image ID (or a unique prefix of one) of an image in the store:
+// such a reference is never pulled.
+static bool names_image_id(const store::Store& store, const std::string& reference) {
+  if (store::looks_like_image_id(reference)) return true;
+  const auto image = store.resolve(reference);
+  if (!image) return false;
+  try {
+    const std::string name = store::parse_reference(reference).str();
+    return std::find(image->names.begin(), image->names.end(), name) == image->names.end();
+  } catch (const std::invalid_argument&) {
+    return true;
+  }
+}
+
+// An image in the store under the name a pull would give it: unqualified names are
+// looked up in registry.search's order, as `cairn pull` stores them.
+std::optional<store::ImageEntry> Builder::resolve_base(const std::string& reference) {
+  if (auto image = store_.resolve(reference)) return image;
+  try {
+    for (const auto& candidate : pull_candidates(reference, options_.registry.search))
+      if (auto image = store_.resolve(candidate.str())) return image;
+  } catch (const std::invalid_argument&) {
+  }
+  return std::nullopt;
+}
+
 // FROM an image the store lacks (or any, with --pull=always): from its registry.
 std::optional<store::ImageEntry> Builder::pull_base(const std::string& reference) {
   registry::Session session(options_.registry,
@@ -100,9 +132,9 @@ StageResult Builder::image_base(const std::string& reference) {
     if (loaded.empty()) throw Error("the archive " + path + " holds no image");
     image = store_.resolve(loaded);
   }
-  const bool from_registry = !image && !store::looks_like_image_id(reference);
-  if (!image && options_.pull != PullPolicy::always) image = store_.resolve(reference);
-  if (!image && from_registry && options_.pull != PullPolicy::never) image = pull_base(reference);
+  const bool by_id = !image && names_image_id(store_, reference);
+  if (!image && (options_.pull != PullPolicy::always || by_id)) image = resolve_base(reference);
+  if (!image && !by_id && options_.pull != PullPolicy::never) image = pull_base(reference);
   if (!image)
     throw Error("no such image in the store")
         .hint(options_.pull == PullPolicy::never

@@ -73,6 +73,7 @@ class Builder {
   StageResult image_base(const std::string& reference);
   std::optional<ImageState> remote_lookup(const std::string& key);
   std::optional<store::ImageEntry> pull_base(const std::string& reference);
+  std::optional<store::ImageEntry> resolve_base(const std::string& reference);
   std::optional<store::ImageEntry> load_oci_layout(const std::string& spec);
   frontend::Stage with_triggers(const frontend::Stage& stage, nlohmann::json& config) const;
   void step(StageResult& current, const StepInput& input);

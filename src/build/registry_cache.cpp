@@ -23,6 +23,19 @@ store::Reference parse_ref(const std::string& text) {
   }
 }
 
+// Checked before the build starts: a bad reference must not waste the build.
+std::string check_cache_ref(const std::string& ref, std::string_view flag) {
+  store::Reference parsed;
+  try {
+    parsed = store::parse_reference(ref);
+  } catch (const std::invalid_argument& e) {
+    throw Error(fmt::format("{} {}: {}", flag, ref, e.what()));
+  }
+  if (parsed.digest)
+    throw Error(fmt::format("{} {}: a cache is written and read by tag, not by digest", flag, ref));
+  return ref;
+}
+
 std::string tag_of(const store::Reference& ref) { return ref.digest ? *ref.digest : ref.tag.value_or("latest"); }
 
 }  // namespace
@@ -48,14 +61,14 @@ void RegistryCache::import_index() {
     const registry::Manifest m = client.get_manifest(tag_of(ref_));
     const json manifest = json::parse(m.bytes, nullptr, false);
     if (manifest.is_discarded() || manifest.value("config", json::object()).value("mediaType", "") != kCacheConfigType)
-      throw Error(ref_.familiar() + " is not a cairn build cache (its config is not " + std::string(kCacheConfigType) + ")");
+      throw Error("not a cairn build cache (its config is not " + std::string(kCacheConfigType) + ")");
     const json index = json::parse(client.fetch_blob_bytes(manifest["config"].at("digest").get<std::string>()), nullptr, false);
-    if (index.is_discarded() || !index.is_object() || !index.contains("steps") || !index["steps"].is_object())
-      throw Error(ref_.familiar() + ": the cache index is malformed");
+    if (index.is_discarded() || !index.is_object()) throw Error("the cache index is not a JSON object");
     if (index.value("version", "") != kCacheVersion) {
       log(LogLevel::warn, "{}: written by another cairn version (\"{}\"); not used", what, index.value("version", ""));
       return;
     }
+    if (!index.contains("steps") || !index["steps"].is_object()) throw Error("the cache index has no steps");
     for (const auto& [key, state] : index["steps"].items()) entries_[key] = state;
     log(LogLevel::info, "{}: {} cached steps", what, entries_.size());
   });
@@ -110,7 +123,7 @@ void RegistryCache::export_steps(const std::map<std::string, ImageState>& steps)
 }
 
 std::string parse_cache_ref(std::string_view text, std::string_view flag) {
-  if (text.find('=') == std::string_view::npos) return std::string(text);
+  if (text.find('=') == std::string_view::npos) return check_cache_ref(std::string(text), flag);
   std::map<std::string, std::string> fields;
   for (std::size_t start = 0; start <= text.size();) {
     std::size_t end = text.find(',', start);
@@ -128,7 +141,7 @@ std::string parse_cache_ref(std::string_view text, std::string_view flag) {
     if (key != "type" && key != "ref" && !(key == "mode" && (value == "max" || value == "min")))
       throw Error(fmt::format("{} {}: unknown field \"{}={}\" (cairn takes type=registry,ref=REF)", flag, text, key, value));
   if (fields["ref"].empty()) throw Error(fmt::format("{} {}: give ref=REGISTRY/REPOSITORY:TAG", flag, text));
-  return fields["ref"];
+  return check_cache_ref(fields["ref"], flag);
 }
 
 }  // namespace cairn::build

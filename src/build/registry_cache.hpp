@@ -24,7 +24,7 @@ class RegistryCache {
   ~RegistryCache();
 
   // --cache-from: reads the map at the reference. A reference that does not exist yet is a
-  // notice (the first build that exports it creates it); other failures are errors.
+  // warning (the first build that exports it creates it); other failures are errors.
   void import_index();
   // The state stored for `key`, its layers pulled into the store; nullopt when the map
   // lacks the key.

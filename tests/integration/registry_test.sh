@@ -193,9 +193,16 @@ run_in "$tmp/store-build-c" build -q --cache-from "$plain/cache/none:here" -t bu
 check "--cache-from a reference that does not exist yet only warns" status_is 0
 check "... saying so" err_has "not in the registry yet"
 run_in "$tmp/store-build-d" build -q --cache-from "$plain/test/app:1" -t built "$tmp/ctx2"
-check "--cache-from an ordinary image is refused as not a cairn cache" err_has "is not a cairn build cache"
+check "--cache-from an ordinary image is refused as not a cairn cache" err_has "not a cairn build cache"
+run build --cache-to "type=registry,ref=$plain/Bad/Name:1" "$tmp/ctx2"
+check "a malformed --cache-to reference is refused before the build" err_has "--cache-to $plain/Bad/Name:1: invalid reference format"
+check "... with no step run" bash -c "! grep -q '^\[' '$tmp/err'"
 run build --cache-to "type=local,dest=/tmp/x" "$tmp/ctx2"
 check "--cache-to with a type other than registry is refused" err_has "type=registry is the only cache type"
+built_base=$(image_id "$tmp/store-build-a" "$plain/base/busybox:1")
+sed "s|^FROM .*|FROM $built_base|" "$tmp/ctx2/Dockerfile" >"$tmp/ctx2/Dockerfile.id"
+run_in "$tmp/store-build-a" build --pull=always -q -f "$tmp/ctx2/Dockerfile.id" "$tmp/ctx2"
+check "build --pull=always with FROM an image ID takes it from the store" status_is 0
 run_in "$tmp/store-build-a" build --pull=always -q -t built "$tmp/ctx2"
 check "build --pull=always pulls the base even when the store has it" status_is 0
 check "... (it asked the registry again)" bash -c "[ \"\$(grep -c 'GET /v2/base/busybox/manifests/1' '$REGISTRY_DIR/registry.log')\" -ge 2 ]"
