@@ -9,7 +9,7 @@ packages=(
   g++ meson ninja-build pkg-config git ca-certificates python3
   libfuse3-dev fuse3 libseccomp-dev libarchive-dev libssl-dev zlib1g-dev libzstd-dev
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libisal-dev
 )
 check_only=false
 with_test=false

@@ -82,20 +82,25 @@ std::string Client::Impl::credential_domain() const {
   return current + 1 < hosts.size() ? hosts[current] : repo.domain;
 }
 
-// The first request to a host: https (verified, with the host's CA file), or plain http for
-// an insecure or loopback host that does not speak TLS. GET /v2/ also tells whether and how
-// it wants authentication.
+// The first request to a host: https (verified, with the host's CA file); for an insecure
+// or loopback host plain http first — a local registry mostly speaks it, and asking costs
+// less than a TLS handshake with the system's CA bundle loaded — then https when http is not
+// answered, or answered as a TLS server answers it (400, or a redirect to https). GET /v2/
+// also tells whether and how the host wants authentication.
 Endpoint Client::Impl::endpoint() {
   const std::string h = host();
   if (auto known = state.endpoint(h)) return *known;
   const RegistryHost settings = state.host_settings(h == api_host(repo.domain) ? repo.domain : h);
   Endpoint e{h, "https", !settings.insecure, settings.ca_file, std::nullopt};
-  HttpResponse r = ping_once(e);
-  const bool may_use_http = settings.insecure || is_loopback_host(h);
-  if (r.transport_error && may_use_http &&
-      (is_tls_error(r.transport_error) || r.transport_message.find("wrong version") != std::string::npos) &&
-      !(r.transport_message.find("certificate") != std::string::npos && !settings.insecure)) {
+  HttpResponse r;
+  if (settings.insecure || is_loopback_host(h)) {
     e.scheme = "http";
+    r = ping_once(e);
+    if (r.transport_error || r.status == 400 || r.effective_url.rfind("https://", 0) == 0) {
+      e.scheme = "https";
+      r = ping_once(e);
+    }
+  } else {
     r = ping_once(e);
   }
   if (r.transport_error) throw transport_error("connect", e, r);

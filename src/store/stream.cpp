@@ -1,6 +1,9 @@
 #include "stream.hpp"
 
 #include <zlib.h>
+#ifdef CAIRN_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 #include <zstd.h>
 
 #include <unistd.h>
@@ -114,6 +117,63 @@ class GzipDecoder final : public Decoder {
   char out_[kChunk];
 };
 
+#ifdef CAIRN_HAVE_ISAL
+// gzip through ISA-L's inflate: about 2.5 times zlib's speed, which is what a pull or a load
+// waits for (the decompressing thread is the slowest of the pipeline). Same contract as
+// GzipDecoder: members one after another, corrupt data and bad CRCs throw on feed.
+class IsalGzipDecoder final : public Decoder {
+ public:
+  IsalGzipDecoder() : state_(std::make_unique<inflate_state>()) { start_member(); }
+
+  void feed(std::string_view data, const ChunkSink& sink) override {
+    state_->next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(data.data()));
+    state_->avail_in = static_cast<uint32_t>(data.size());
+    while (true) {
+      if (state_->block_state == ISAL_BLOCK_FINISH) {
+        if (state_->avail_in == 0) return;
+        uint8_t* next = state_->next_in;  // another gzip member follows
+        const uint32_t left = state_->avail_in;
+        start_member();
+        state_->next_in = next;
+        state_->avail_in = left;
+      }
+      state_->next_out = reinterpret_cast<uint8_t*>(out_);
+      state_->avail_out = sizeof out_;
+      const int rc = isal_inflate(state_.get());
+      if (rc < 0) throw Error("gzip: corrupt stream: " + describe(rc));
+      const std::size_t produced = sizeof out_ - state_->avail_out;
+      if (produced > 0) sink(std::string_view(out_, produced));
+      if (state_->block_state != ISAL_BLOCK_FINISH && state_->avail_in == 0 && state_->avail_out > 0)
+        return;  // needs more input
+    }
+  }
+
+  void finish() override {
+    if (state_->block_state != ISAL_BLOCK_FINISH)
+      throw Error("gzip: truncated stream (unexpected end of data)");
+  }
+
+ private:
+  void start_member() {
+    isal_inflate_init(state_.get());
+    state_->crc_flag = ISAL_GZIP;  // parses the header, checks CRC and size in the trailer
+  }
+  static std::string describe(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK: return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK: return "invalid distance";
+      case ISAL_INVALID_WRAPPER: return "invalid gzip header";
+      case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
+      case ISAL_INCORRECT_CHECKSUM: return "incorrect data check";
+      default: return "inflate failed (" + std::to_string(rc) + ")";
+    }
+  }
+  std::unique_ptr<inflate_state> state_;  // large: kept off the stack
+  char out_[kChunk];
+};
+#endif
+
 class GzipEncoder final : public Encoder {
  public:
   explicit GzipEncoder(int level) {
@@ -215,7 +275,11 @@ void decompress_to(int in, int out) {
 
 std::unique_ptr<Decoder> Decoder::create(Compression compression) {
   switch (compression) {
+#ifdef CAIRN_HAVE_ISAL
+    case Compression::gzip: return std::make_unique<IsalGzipDecoder>();
+#else
     case Compression::gzip: return std::make_unique<GzipDecoder>();
+#endif
     case Compression::zstd: return std::make_unique<ZstdDecoder>();
     case Compression::none: break;
   }

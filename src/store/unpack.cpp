@@ -348,14 +348,18 @@ class Extractor {
   std::vector<std::pair<std::string, struct timespec>> dir_times_;
 };
 
+// The tar is hashed here, on the extracting thread: the decompressing thread is the
+// pipeline's slowest, and the extractor waits on it.
 struct ReaderState {
   ChunkQueue* queue;
   std::string current;
+  Sha256 tar_hash;
 };
 
 la_ssize_t read_chunk(struct archive*, void* data, const void** buffer) {
   auto* state = static_cast<ReaderState*>(data);
   if (!state->queue->pop(state->current)) return 0;
+  state->tar_hash.update(state->current);
   *buffer = state->current.data();
   return static_cast<la_ssize_t>(state->current.size());
 }
@@ -398,16 +402,14 @@ struct Compressor {
   }
 };
 
-// Thread 1: read the blob, hash it, decompress, hash the tar, hand chunks to the queue.
+// Thread 1: read the blob, hash it, decompress, hand chunks to the queue.
 void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& recompress,
              Compressor& compressor) {
   Sha256 blob_hash;
-  Sha256 tar_hash;
   std::unique_ptr<Decoder> decoder;
   bool tee = false;
   auto sink = [&](std::string_view plain) {
     if (plain.empty()) return;
-    tar_hash.update(plain);
     if (tee && !compressor.queue.push(std::string(plain)))
       std::rethrow_exception(compressor.error);
     if (!queue.push(std::string(plain))) throw ConsumerStopped{};
@@ -427,7 +429,6 @@ void produce(int fd, ChunkQueue& queue, UnpackResult& result, const Recompress& 
   if (!decoder) throw Error("layer tar: the stream is empty");
   decoder->finish();
   result.digest = blob_hash.oci_digest();
-  result.diff_id = tar_hash.oci_digest();
 }
 
 struct ArchiveFree {
@@ -435,11 +436,11 @@ struct ArchiveFree {
 };
 
 // Thread 2 (the caller): parse the tar from the queue and extract.
-void consume(ChunkQueue& queue, Extractor& extractor) {
+void consume(ChunkQueue& queue, Extractor& extractor, UnpackResult& result) {
   std::unique_ptr<archive, ArchiveFree> a(archive_read_new());
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_none(a.get());
-  ReaderState state{&queue, {}};
+  ReaderState state{&queue, {}, {}};
   if (archive_read_open(a.get(), &state, nullptr, read_chunk, nullptr) != ARCHIVE_OK)
     throw Error(std::string("layer tar: ") + archive_error_string(a.get()));
   archive_entry* e;
@@ -452,8 +453,8 @@ void consume(ChunkQueue& queue, Extractor& extractor) {
   }
   // Drain what follows the end-of-archive blocks so the digests cover the whole stream.
   std::string rest;
-  while (queue.pop(rest)) {
-  }
+  while (queue.pop(rest)) state.tar_hash.update(rest);
+  result.diff_id = state.tar_hash.oci_digest();
 }
 
 }  // namespace
@@ -480,7 +481,7 @@ UnpackResult unpack_layer(int fd, const layer::LayerDir& dir, const UnpackLimits
   });
   try {
     Extractor extractor(dir, limits, result);
-    consume(queue, extractor);
+    consume(queue, extractor, result);
     producer.join();
     if (producer_error) std::rethrow_exception(producer_error);
     extractor.finish();
