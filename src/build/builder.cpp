@@ -142,6 +142,7 @@ StageResult Builder::image_base(const std::string& reference) {
                   : "cairn images lists what there is; cairn pull, cairn load or a FROM "
                     "oci-archive:PATH / docker-archive:PATH brings an image in");
   StageResult base{state_of(store_, *image), ""};
+  store::ensure_layers(store_, base.state.layers);  // a pulled image's layers are blobs until used
   base.key = "image " + store::image_config_digest(store_, *image);
   return images_[reference] = base;
 }

@@ -181,6 +181,8 @@ RunResult run_container(store::Store& store, const ContainerOptions& options) {
   if (!image)
     throw Error("image " + options.image + " is not in the store")
         .hint("cairn images lists what there is; cairn load or cairn import adds images");
+  // Before any namespace: unpacking a pulled image's layers runs threads.
+  with_context("image " + options.image, [&] { store::ensure_unpacked(store, *image); });
   const json image_config = store::read_config(store, *image);
   ContainerOptions o = options;
   if (o.hostname.empty()) o.hostname = random_hostname();

@@ -138,6 +138,18 @@ registry::Manifest image_manifest(registry::Client& client, const std::string& r
 // Downloads one layer blob while unpacking it (the bytes reach the unpacker through a
 // socket, so an unpacker that fails ends the stream with EPIPE rather than a signal), then
 // checks both digests and moves blob and layer into the store.
+// Downloads one layer blob and, verified, moves it into the store.
+void fetch_blob_only(store::Store& store, registry::Client& client, const LayerFetch& job,
+                     std::size_t line, TransferProgress& progress) {
+  store::TempDir temp = store.make_temp("pull");
+  const fs::path blob = temp.path() / "blob";
+  progress.state(line, "Downloading");
+  client.fetch_blob(job.digest, job.size, blob, {},
+                    [&](std::uint64_t done, std::uint64_t) { progress.bytes(line, done); });
+  store.adopt_blob(blob, job.digest);
+  progress.state(line, "Pull complete");
+}
+
 void fetch_layer(store::Store& store, registry::Client& client, const LayerFetch& job,
                  std::size_t line, const PullOptions& options, TransferProgress& progress) {
   store::TempDir temp = store.make_temp("pull");
@@ -230,7 +242,7 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
     jobs.push_back({digest, layers[i].at("size").get<std::uint64_t>(), diff_ids[i]});
   }
   result.layers_present = jobs.size();
-  jobs = fetch_layers(store, session, repo, jobs, options, progress);
+  jobs = fetch_layers(store, session, repo, jobs, Unpack::later, options, progress);
   result.layers_present -= jobs.size();
   result.layers_fetched = jobs.size();
   store.put_blob(config_bytes);
@@ -249,12 +261,12 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
 
 std::vector<LayerFetch> fetch_layers(store::Store& store, registry::Session& session,
                                      const registry::Repository& repo,
-                                     const std::vector<LayerFetch>& layers,
+                                     const std::vector<LayerFetch>& layers, Unpack unpack,
                                      const PullOptions& options, TransferProgress& progress) {
   std::vector<LayerFetch> missing;
   std::vector<std::size_t> lines;
   for (const auto& l : layers) {
-    if (store.has_layer(l.diff_id) && store.has_blob(l.digest)) {
+    if (store.has_blob(l.digest) && (unpack == Unpack::later || store.has_layer(l.diff_id))) {
       progress.add(l.digest, l.size, "Already exists");
       continue;
     }
@@ -265,7 +277,10 @@ std::vector<LayerFetch> fetch_layers(store::Store& store, registry::Session& ses
   }
   run_pool(missing.size(), static_cast<std::size_t>(session.settings().parallel), [&](std::size_t i) {
     registry::Client worker(session, repo, registry::Client::Access::pull, true);
-    fetch_layer(store, worker, missing[i], lines[i], options, progress);
+    if (unpack == Unpack::now)
+      fetch_layer(store, worker, missing[i], lines[i], options, progress);
+    else
+      fetch_blob_only(store, worker, missing[i], lines[i], progress);
   });
   return missing;
 }

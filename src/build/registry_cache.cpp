@@ -83,7 +83,7 @@ std::optional<ImageState> RegistryCache::lookup(const std::string& key) {
   TransferProgress progress(ProgressMode::quiet);
   PullOptions options;
   with_context("--cache-from " + ref_.familiar(), [&] {
-    const auto fetched = fetch_layers(store_, *session_, {ref_.domain, ref_.path}, layers, options, progress);
+    const auto fetched = fetch_layers(store_, *session_, {ref_.domain, ref_.path}, layers, Unpack::now, options, progress);
     if (!fetched.empty()) log(LogLevel::info, "cache: pulled {} layers for step {}", fetched.size(), key.substr(0, 12));
   });
   return state;

@@ -16,11 +16,16 @@ struct LayerFetch {
   std::string diff_id;
 };
 
-// Downloads (in parallel, each unpacked while it arrives and verified before it enters the
-// store) the layers the store lacks; returns those it fetched.
+// What a layer fetch leaves in the store: the verified blob only (a pull: the layer is
+// unpacked when an image first needs it), or blob and unpacked layer (the build cache).
+enum class Unpack { later, now };
+
+// Downloads in parallel the layers the store lacks, each verified before it enters the
+// store (with Unpack::now, unpacked while it arrives and checked against its diff_id);
+// returns those it fetched.
 std::vector<LayerFetch> fetch_layers(store::Store& store, registry::Session& session,
                                      const registry::Repository& repo,
-                                     const std::vector<LayerFetch>& layers,
+                                     const std::vector<LayerFetch>& layers, Unpack unpack,
                                      const PullOptions& options, TransferProgress& progress);
 
 struct BlobPush {

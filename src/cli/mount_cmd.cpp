@@ -44,6 +44,7 @@ std::vector<overlay::LayerSource> lowers_of(const std::vector<std::string>& sour
           .hint("plain directories mount with cairn-overlayfs -o lowerdir=...");
     if (!store) store.emplace(open_store(config));
     const auto image = resolve(*store, source);
+    with_context("image " + source, [&] { store::ensure_unpacked(*store, image); });
     const auto top_first = store::layer_dirs(*store, store::read_config(*store, image), source);
     for (auto dir = top_first.rbegin(); dir != top_first.rend(); ++dir)
       bottom_first.push_back({dir->path, overlay::Format::cairn});

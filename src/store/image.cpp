@@ -112,6 +112,26 @@ void check_names(const std::vector<std::string>& names, std::string_view operati
   }
 }
 
+void ensure_layers(Store& store, const std::vector<LayerBlob>& layers, const UnpackLimits& limits) {
+  for (const auto& l : layers) {
+    if (store.has_layer(l.diff_id)) continue;
+    if (!store.has_blob(l.digest))
+      throw Error("layer " + l.diff_id + " is neither unpacked nor kept as a blob in the store")
+          .hint("pull or load the image again");
+    TempDir temp = store.make_temp("unpack");
+    const layer::LayerDir dir{temp.path() / "layer"};
+    const UniqueFd in = sys::open(store.blob_path(l.digest).string(), O_RDONLY);
+    const UnpackResult r = with_context("unpack layer " + l.digest, [&] { return unpack_layer(in.get(), dir, limits); });
+    if (r.diff_id != l.diff_id)
+      throw Error("layer " + l.digest + ": its content has diff_id " + r.diff_id + " but the image config says " + l.diff_id);
+    if (!store.has_layer(l.diff_id)) store.adopt_layer(dir, l.diff_id);
+  }
+}
+
+void ensure_unpacked(Store& store, const ImageEntry& image, const UnpackLimits& limits) {
+  ensure_layers(store, manifest_layers(read_manifest(store, image), read_config(store, image)), limits);
+}
+
 std::vector<layer::LayerDir> layer_dirs(const Store& store, const json& config,
                                         const std::string& image) {
   std::vector<layer::LayerDir> dirs;

@@ -123,9 +123,15 @@ check "the store verifies after push and pull" status_is 0
 run_in "$tmp/store-b" pull "$plain/test/app@$pushed_digest"
 check "pull by digest into an empty store" status_is 0
 check "... the same image ID" same "$(image_id "$tmp/store-b" "$plain/test/app@$pushed_digest")" "$app_id"
+layers_before=$(find "$tmp/store-b/cairn/layers" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+check "pull keeps the layers as verified blobs (nothing unpacked yet)" same "$layers_before" 0
+run_in "$tmp/store-b" store verify
+check "... which store verify accepts" status_is 0
 run_in "$tmp/store-b" run --rm "$plain/test/app@$pushed_digest"
 check_if "$(unshare -Urm true 2>/dev/null && [ -w /dev/fuse ] || echo 'no user namespaces or /dev/fuse')" \
   "the pulled image runs (its CMD prints the copied file)" out_line "hello from the registry test"
+check "... its layers unpacked on that first use" \
+  same "$(find "$tmp/store-b/cairn/layers" -mindepth 1 -maxdepth 1 | wc -l)" 3
 
 run pull "$plain/test/nothing:here"
 check "pulling a missing repository fails" status_is 1

@@ -39,9 +39,10 @@ struct PullResult {
   std::size_t layers_present = 0;
 };
 
-// Fetches REF's manifest (choosing the platform from an index), the config and the layers
-// the store lacks — in parallel, each unpacked while it downloads and verified before it
-// enters the store — and tags the image REF. An unqualified name is looked up in
+// Fetches REF's manifest (choosing the platform from an index), the config and the layer
+// blobs the store lacks — in parallel, each verified before it enters the store — and tags
+// the image REF. The layers stay blobs (the store is an OCI layout) until the image is
+// first used: store::ensure_unpacked. An unqualified name is looked up in
 // `settings.search` in order.
 PullResult pull_image(store::Store& store, registry::Session& session, const std::string& ref,
                       const PullOptions& options);

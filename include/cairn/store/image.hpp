@@ -81,6 +81,12 @@ struct LayerBlob {
   std::string diff_id;
 };
 
+// A pulled image keeps its layers as blobs until it is first used (run, build, mount):
+// these unpack the layers whose directories are missing from their blobs, each verified
+// against its diff_id before it enters the store. Throws Error when a blob is missing too.
+void ensure_layers(Store& store, const std::vector<LayerBlob>& layers, const UnpackLimits& limits = {});
+void ensure_unpacked(Store& store, const ImageEntry& image, const UnpackLimits& limits = {});
+
 // Stores config and an OCI manifest for layers already in the store and gives the image
 // `names` (none: an untagged image). `config_bytes` is stored as is.
 ImageEntry store_image(Store& store, const std::string& config_bytes,
