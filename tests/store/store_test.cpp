@@ -111,8 +111,28 @@ TEST_F(StoreTest, VerifyFindsCorruptionAndMissingLayers) {
   ImageEntry image = import(s, {{"f", S_IFREG | 0644, "f"}}, {"x"});
   EXPECT_TRUE(s.verify().problems.empty());
   const auto diff_id = read_config(s, image)["rootfs"]["diff_ids"][0].get<std::string>();
+  // A layer kept only as its blob (as a pull leaves it) is unpacked at first use: no loss.
   fs::remove_all(s.layer_dir(diff_id).path);
+  EXPECT_TRUE(s.verify().problems.empty());
+  // Without the blob too, the layer is lost.
+  const auto digest = read_manifest(s, image)["layers"][0]["digest"].get<std::string>();
+  fs::remove(s.blob_path(digest));
   EXPECT_FALSE(s.verify().problems.empty());
+}
+
+TEST_F(StoreTest, EnsureUnpackedRestoresALayerFromItsBlob) {
+  Store s(dir_ / "store");
+  ImageEntry image = import(s, {{"f", S_IFREG | 0644, "content"}}, {"x"});
+  const auto diff_id = read_config(s, image)["rootfs"]["diff_ids"][0].get<std::string>();
+  fs::remove_all(s.layer_dir(diff_id).path);
+  ASSERT_FALSE(s.has_layer(diff_id));
+  ensure_unpacked(s, image);
+  ASSERT_TRUE(s.has_layer(diff_id));
+  EXPECT_TRUE(fs::is_regular_file(s.layer_dir(diff_id).root() / "f"));
+  // Without the blob there is nothing to unpack from.
+  fs::remove_all(s.layer_dir(diff_id).path);
+  fs::remove(s.blob_path(read_manifest(s, image)["layers"][0]["digest"].get<std::string>()));
+  EXPECT_THROW(ensure_unpacked(s, image), Error);
 }
 
 TEST_F(StoreTest, StaleTempIsClearedOnlyWhenNoOtherProcessUsesTheStore) {
