@@ -226,6 +226,12 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
   const std::string config_bytes = store.has_blob(config_digest) ? store.read_blob(config_digest)
                                                                  : client.fetch_blob_bytes(config_digest);
   const json config = parse_object(config_bytes, "config " + config_digest);
+  // `cairn pull --platform` must match a single-platform image too, as docker pull refuses
+  // it (a build only warns, as BuildKit: its RUN steps then say what is wrong).
+  if (options.platform && options.require_platform && (config.value("architecture", "") != platform.architecture ||
+                           config.value("os", "") != platform.os))
+    throw Error(fmt::format("{} is for {}/{}, not the platform asked for ({})", ref.familiar(),
+                            config.value("os", "?"), config.value("architecture", "?"), platform.str()));
   const auto diff_ids = diff_ids_of(config, "config " + config_digest);
   const json& layers = manifest.at("layers");
   if (layers.size() != diff_ids.size())

@@ -51,6 +51,7 @@ Command register_pull(CLI::App& root) {
             if (!o->platform.empty()) {
               build::parse_platform(o->platform);
               options.platform = o->platform;
+              options.require_platform = true;
             }
             options.progress = transfer_progress(o->progress, o->quiet);
             options.limits = store::UnpackLimits{config.max_layer_size};

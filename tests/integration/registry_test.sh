@@ -294,6 +294,11 @@ check "pull --platform linux/arm64 takes the arm64 image" \
   same "$(inspect_field "$tmp/store-multi" "$plain/test/multi:1" Architecture)" arm64
 run_in "$tmp/store-multi" pull --platform linux/s390x "$plain/test/multi:1"
 check "a platform the index lacks is an error listing what it has" err_has "has no image for platform linux/s390x (it has: linux/arm64, linux/amd64)"
+run_in "$tmp/store-single" pull --platform linux/s390x "$plain/test/app:1"
+check "--platform that a single-platform image does not match is refused" \
+  err_has "is for linux/$host_arch, not the platform asked for (linux/s390x)"
+run_in "$tmp/store-single" pull --platform "linux/$host_arch" "$plain/test/app:1"
+check "... and one that matches is taken" status_is 0
 run_in "$tmp/store-multi" pull --platform 'linux//x' "$plain/test/multi:1"
 check "a malformed --platform is refused" err_has "write it as os/arch[/variant]"
 

@@ -27,6 +27,9 @@ Platform parse_platform(const std::string& text);
 
 struct PullOptions {
   std::optional<std::string> platform;
+  // A single-platform image must be of `platform` (cairn pull --platform); else it is taken
+  // whatever its platform.
+  bool require_platform = false;
   ProgressMode progress = ProgressMode::plain;
   store::UnpackLimits limits;
 };
