@@ -1,13 +1,11 @@
-// `cairn pull`: a manifest (the platform's, from an index), its config, and each layer the
-// store lacks — downloaded in parallel, unpacked while it arrives, verified (digest and
-// diff_id) before it is moved into the store.
+// `cairn pull`: a manifest (the platform's, from an index), its config, and each layer blob
+// the store lacks — downloaded in parallel, verified before it is moved into the store. The
+// registry build cache fetches layers here too, unpacking each while it arrives.
 #include <fmt/format.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "cairn/base/digest.hpp"
@@ -63,24 +61,12 @@ std::vector<store::Reference> pull_candidates(const std::string& ref,
   std::vector<store::Reference> out;
   for (const auto& domain : search) {
     // docker.io's rules (library/ for one component) come from normalising it as docker does.
-    store::Reference r = store::parse_reference(ref);
-    if (domain != "docker.io") {
-      r = store::parse_reference(domain + "/" + ref);
-    }
-    out.push_back(r);
+    out.push_back(store::parse_reference(domain == "docker.io" ? ref : domain + "/" + ref));
   }
   return out;
 }
 
 namespace {
-
-bool known_layer_type(const std::string& media_type) {
-  static const std::set<std::string> known = {
-      std::string(store::kOciLayerTar), std::string(store::kOciLayerGzip),
-      std::string(store::kOciLayerZstd), std::string(store::kDockerLayerGzip),
-      "application/vnd.docker.image.rootfs.diff.tar"};
-  return known.count(media_type) != 0;
-}
 
 json parse_object(const std::string& bytes, const std::string& what) {
   json j = json::parse(bytes, nullptr, false);
@@ -135,9 +121,6 @@ registry::Manifest image_manifest(registry::Client& client, const std::string& r
   return m;
 }
 
-// Downloads one layer blob while unpacking it (the bytes reach the unpacker through a
-// socket, so an unpacker that fails ends the stream with EPIPE rather than a signal), then
-// checks both digests and moves blob and layer into the store.
 // Downloads one layer blob and, verified, moves it into the store.
 void fetch_blob_only(store::Store& store, registry::Client& client, const LayerFetch& job,
                      std::size_t line, TransferProgress& progress) {
@@ -150,6 +133,9 @@ void fetch_blob_only(store::Store& store, registry::Client& client, const LayerF
   progress.state(line, "Pull complete");
 }
 
+// Downloads one layer blob while unpacking it (the bytes reach the unpacker through a
+// socket, so an unpacker that fails ends the stream with EPIPE rather than a signal), then
+// checks both digests and moves blob and layer into the store.
 void fetch_layer(store::Store& store, registry::Client& client, const LayerFetch& job,
                  std::size_t line, const PullOptions& options, TransferProgress& progress) {
   store::TempDir temp = store.make_temp("pull");
@@ -217,10 +203,10 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
                     const PullOptions& options, TransferProgress& progress) {
   const registry::Repository repo{ref.domain, ref.path};
   registry::Client client(session, repo, registry::Client::Access::pull, true);
-  const std::string reference = ref.digest ? *ref.digest : ref.tag.value_or("latest");
+  const std::string reference = ref.manifest_reference();
   const Platform platform = parse_platform(options.platform.value_or(""));
   const registry::Manifest m = image_manifest(client, reference, platform);
-  progress.message(fmt::format("{}: Pulling from {}", ref.digest ? *ref.digest : reference, ref.path));
+  progress.message(fmt::format("{}: Pulling from {}", reference, ref.path));
   const json manifest = parse_object(m.bytes, "manifest " + m.digest);
   const std::string config_digest = manifest.at("config").at("digest").get<std::string>();
   const std::string config_bytes = store.has_blob(config_digest) ? store.read_blob(config_digest)
@@ -242,7 +228,7 @@ PullResult pull_one(store::Store& store, registry::Session& session, const store
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string media_type = layers[i].value("mediaType", "");
     const std::string digest = layers[i].at("digest").get<std::string>();
-    if (!known_layer_type(media_type))
+    if (!store::known_layer_type(media_type))
       throw Error(fmt::format("layer {} has media type \"{}\", which cairn cannot unpack", digest, media_type));
     if (!is_sha256_digest(digest)) throw Error("manifest " + m.digest + ": invalid layer digest \"" + digest + "\"");
     jobs.push_back({digest, layers[i].at("size").get<std::uint64_t>(), diff_ids[i]});

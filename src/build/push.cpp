@@ -119,7 +119,7 @@ PushResult push_image(store::Store& store, registry::Session& session, const std
     return push_blobs(store, session, repo, blobs, mount_sources(*image, dest), progress);
   });
   registry::Client client(session, repo, registry::Client::Access::push);
-  const std::string tag = dest.digest ? *dest.digest : dest.tag.value_or("latest");
+  const std::string tag = dest.manifest_reference();
   PushResult result;
   result.digest = with_context("push " + dest.familiar(), [&] {
     return client.put_manifest(tag, manifest_bytes, image->media_type);

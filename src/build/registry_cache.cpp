@@ -36,8 +36,6 @@ std::string check_cache_ref(const std::string& ref, std::string_view flag) {
   return ref;
 }
 
-std::string tag_of(const store::Reference& ref) { return ref.digest ? *ref.digest : ref.tag.value_or("latest"); }
-
 }  // namespace
 
 RegistryCache::RegistryCache(store::Store& store, const RegistrySettings& settings,
@@ -54,12 +52,12 @@ void RegistryCache::import_index() {
   const std::string what = "--cache-from " + ref_.familiar();
   with_context(what, [&] {
     registry::Client client(*session_, {ref_.domain, ref_.path}, registry::Client::Access::pull, true);
-    if (!client.manifest_digest(tag_of(ref_))) {
+    const auto m = client.find_manifest(ref_.manifest_reference());
+    if (!m) {
       log(LogLevel::warn, "{}: not in the registry yet; building without it", what);
       return;
     }
-    const registry::Manifest m = client.get_manifest(tag_of(ref_));
-    const json manifest = json::parse(m.bytes, nullptr, false);
+    const json manifest = json::parse(m->bytes, nullptr, false);
     if (manifest.is_discarded() || manifest.value("config", json::object()).value("mediaType", "") != kCacheConfigType)
       throw Error("not a cairn build cache (its config is not " + std::string(kCacheConfigType) + ")");
     const json index = json::parse(client.fetch_blob_bytes(manifest["config"].at("digest").get<std::string>()), nullptr, false);
@@ -115,7 +113,7 @@ void RegistryCache::export_steps(const std::map<std::string, ImageState>& steps)
                            {"mediaType", store::kOciManifest},
                            {"config", {{"mediaType", kCacheConfigType}, {"digest", config_digest}, {"size", config.size()}}},
                            {"layers", layers}};
-    const std::string digest = client.put_manifest(tag_of(ref_), manifest.dump(), std::string(store::kOciManifest));
+    const std::string digest = client.put_manifest(ref_.manifest_reference(), manifest.dump(), std::string(store::kOciManifest));
     if (progress_ != ProgressMode::quiet)
       fmt::print(stderr, "cache exported to {} ({} steps, {} layers: {} uploaded, {} present) {}\n",
                  ref_.familiar(), steps.size(), blobs.size(), counts.uploaded, counts.skipped + counts.mounted, digest);

@@ -8,6 +8,15 @@
 #include "cairn/base/timer.hpp"
 
 namespace cairn::cli {
+
+build::ProgressMode progress_mode(const std::string& progress, bool quiet) {
+  if (quiet || progress == "quiet") return build::ProgressMode::quiet;
+  if (progress == "plain") return build::ProgressMode::plain;
+  if (progress == "tty") return build::ProgressMode::tty;
+  if (progress == "auto")
+    return ::isatty(STDERR_FILENO) ? build::ProgressMode::tty : build::ProgressMode::plain;
+  throw CLI::ValidationError("--progress", "must be auto, tty, plain or quiet, not " + progress);
+}
 namespace {
 
 constexpr const char* kDescription =

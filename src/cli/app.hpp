@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cairn/build/build.hpp"
 #include "cairn/config.hpp"
 #include "cairn/store/store.hpp"
 
@@ -36,6 +37,9 @@ struct Command {
 // The store of the configuration; an image by name or ID (Error when there is none).
 store::Store open_store(const Config& config);
 store::ImageEntry resolve(const store::Store& s, const std::string& name);
+
+// --progress auto|tty|plain|quiet (quiet also with -q): auto is tty on a terminal.
+build::ProgressMode progress_mode(const std::string& progress, bool quiet);
 
 // "1.04MB": decimal units as docker prints sizes.
 std::string human_size(unsigned long long bytes);

@@ -58,14 +58,6 @@ std::optional<std::int64_t> source_date_epoch() {
   return n;
 }
 
-build::ProgressMode progress_mode(const BuildArgs& a) {
-  if (a.quiet || a.progress == "quiet") return build::ProgressMode::quiet;
-  if (a.progress == "plain") return build::ProgressMode::plain;
-  if (a.progress == "tty") return build::ProgressMode::tty;
-  if (a.progress == "auto")
-    return ::isatty(STDERR_FILENO) ? build::ProgressMode::tty : build::ProgressMode::plain;
-  throw CLI::ValidationError("--progress", "must be auto, tty, plain or quiet, not " + a.progress);
-}
 
 void check_choices(const BuildArgs& a) {
   if (a.pull != "missing" && a.pull != "never" && a.pull != "always" && a.pull != "true" &&
@@ -120,7 +112,7 @@ build::BuildOptions options_from(const BuildArgs& a, const Config& config) {
     throw CLI::ValidationError("--userns", "must be auto, single or range, not " + userns);
   o.userns = *choice;
   o.source_date_epoch = source_date_epoch();
-  o.progress = progress_mode(a);
+  o.progress = progress_mode(a.progress, a.quiet);
   o.pull = a.pull == "always" || a.pull == "true" ? build::PullPolicy::always
            : a.pull == "never" || a.pull == "false" ? build::PullPolicy::never
                                                     : build::PullPolicy::missing;

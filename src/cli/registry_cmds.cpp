@@ -17,15 +17,6 @@
 namespace cairn::cli {
 namespace {
 
-build::ProgressMode transfer_progress(const std::string& progress, bool quiet) {
-  if (quiet || progress == "quiet") return build::ProgressMode::quiet;
-  if (progress == "plain") return build::ProgressMode::plain;
-  if (progress == "tty") return build::ProgressMode::tty;
-  if (progress == "auto")
-    return ::isatty(STDERR_FILENO) ? build::ProgressMode::tty : build::ProgressMode::plain;
-  throw CLI::ValidationError("--progress", "must be auto, tty, plain or quiet, not " + progress);
-}
-
 registry::Session open_session(const Config& config) {
   return registry::Session(config.registry,
                            registry::CredentialStore(registry::CredentialPaths::from_process()));
@@ -53,7 +44,7 @@ Command register_pull(CLI::App& root) {
               options.platform = o->platform;
               options.require_platform = true;
             }
-            options.progress = transfer_progress(o->progress, o->quiet);
+            options.progress = progress_mode(o->progress, o->quiet);
             options.limits = store::UnpackLimits{config.max_layer_size};
             const auto result = build::pull_image(s, session, o->reference, options);
             fmt::print("{}\n", result.reference);
@@ -80,7 +71,7 @@ Command register_push(CLI::App& root) {
             store::Store s = open_store(config);
             registry::Session session = open_session(config);
             build::PushOptions options;
-            options.progress = transfer_progress(o->progress, o->quiet);
+            options.progress = progress_mode(o->progress, o->quiet);
             std::optional<std::string> destination;
             if (!o->destination.empty()) destination = o->destination;
             const auto result = build::push_image(s, session, o->image, destination, options);

@@ -55,7 +55,7 @@ HttpRequest token_request(const Endpoint& endpoint, const Challenge& challenge,
 std::string bearer(Session::State& state, Http& http, const Endpoint& endpoint,
                    const Challenge& challenge, const std::string& domain,
                    const std::vector<std::string>& scopes) {
-  const std::optional<Credential> credential = state.credentials.find(domain);
+  const std::optional<Credential> credential = state.credential(domain);
   const std::string key = endpoint.host + " " + join(scopes, " ") + " " +
                           (credential ? credential->username : std::string("-"));
   if (auto token = state.token(key)) return "Bearer " + *token;
@@ -101,7 +101,7 @@ std::string authorization(Session::State& state, Http& http, const Endpoint& end
   const Challenge& challenge = *endpoint.challenge;
   if (challenge.scheme == "bearer") return bearer(state, http, endpoint, challenge, domain, scopes);
   if (challenge.scheme == "basic") {
-    const auto credential = state.credentials.find(domain);
+    const auto credential = state.credential(domain);
     if (!credential) return "";  // the 401 that follows says what is missing
     return "Basic " + base64_encode(credential->username + ":" + credential->secret);
   }
@@ -111,7 +111,7 @@ std::string authorization(Session::State& state, Http& http, const Endpoint& end
 
 Error unauthorized_error(Session::State& state, const std::string& domain, const std::string& what,
                          const HttpResponse& response) {
-  const auto credential = state.credentials.find(domain);
+  const auto credential = state.credential(domain);
   if (credential)
     return std::move(Error(fmt::format("{}: unauthorized: registry {} refused the credentials of "
                                        "user \"{}\" (from {}): {}",

@@ -17,6 +17,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+Error digest_mismatch(const std::string& what, const std::string& actual) {
+  return std::move(Error(fmt::format("{}: digest mismatch: the registry sent bytes whose digest is "
+                                     "{}; the blob was discarded",
+                                     what, actual))
+                       .hint("the registry's copy (or something between it and you) is corrupt"));
+}
+
 // What a download has written so far, and its running digest.
 struct Download {
   int fd;
@@ -43,12 +50,16 @@ struct Download {
       const ssize_t n = ::pread(fd, buffer.data(), std::min<std::uint64_t>(buffer.size(), left),
                                 static_cast<off_t>(offset));
       if (n <= 0) throw_errno("read", "partial blob", n < 0 ? errno : EIO);
-      const std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
-      sum.update(chunk);
-      if (sink.data) sink.data(chunk);
-      offset += chunk.size();
-      left -= chunk.size();
+      advance(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+      left -= static_cast<std::uint64_t>(n);
     }
+  }
+
+  // Bytes now in the file at `offset`: through the digest and to the sink.
+  void advance(std::string_view chunk) {
+    sum.update(chunk);
+    if (sink.data) sink.data(chunk);
+    offset += chunk.size();
   }
 
   void restart() {
@@ -67,9 +78,7 @@ struct Download {
       if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(offset)) !=
           static_cast<ssize_t>(chunk.size()))
         throw_errno("write", "blob", errno ? errno : ENOSPC);
-      sum.update(chunk);
-      if (sink.data) sink.data(chunk);
-      offset += chunk.size();
+      advance(chunk);
       if (progress) progress(offset, size);
       return true;
     } catch (...) {
@@ -109,10 +118,7 @@ void Client::Impl::fetch_blob(const std::string& digest, std::uint64_t size, con
     fd.reset();
     std::error_code ec;
     fs::remove(file, ec);
-    throw Error(fmt::format("{}: digest mismatch: the registry sent bytes whose digest is {}; "
-                            "the blob was discarded",
-                            what, actual))
-        .hint("the registry's copy (or something between it and you) is corrupt");
+    throw digest_mismatch(what, actual);
   }
 }
 
@@ -192,22 +198,12 @@ void Client::ping() {
   if (!r.ok()) throw impl_->failure(what, r);
 }
 
-Manifest Client::get_manifest(const std::string& reference) { return impl_->get_manifest(reference); }
+Manifest Client::get_manifest(const std::string& reference) {
+  return *impl_->get_manifest(reference, false);
+}
 
-std::optional<std::string> Client::manifest_digest(const std::string& reference) {
-  const std::string what = "manifest " + impl_->repo.str() + ":" + reference;
-  HttpRequest request;
-  request.method = "HEAD";
-  request.headers.push_back(
-      "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
-      "application/vnd.docker.distribution.manifest.v2+json, "
-      "application/vnd.docker.distribution.manifest.list.v2+json");
-  const HttpResponse r = impl_->send(request, impl_->url("manifests", reference), what);
-  if (r.status == 404) return std::nullopt;
-  if (!r.ok()) throw impl_->failure(what, r);
-  const std::string digest = r.header("docker-content-digest");
-  if (digest.empty()) return get_manifest(reference).digest;
-  return digest;
+std::optional<Manifest> Client::find_manifest(const std::string& reference) {
+  return impl_->get_manifest(reference, true);
 }
 
 std::string Client::put_manifest(const std::string& reference, const std::string& bytes,
@@ -238,10 +234,7 @@ std::string Client::fetch_blob_bytes(const std::string& digest) {
     const HttpResponse r = impl_->send(request, impl_->url("blobs", digest), what);
     if (!r.ok()) throw impl_->failure(what, r);
     const std::string actual = "sha256:" + sha256_hex(r.body);
-    if (actual != digest)
-      throw Error(fmt::format("{}: digest mismatch: the registry sent bytes whose digest is {}; "
-                              "the blob was discarded",
-                              what, actual));
+    if (actual != digest) throw digest_mismatch(what, actual);
     return r.body;
   });
 }

@@ -2,10 +2,8 @@
 // each request with the authorization it needs, retrying what is worth retrying, and
 // turning the registry's answers into errors a user can act on.
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <fmt/format.h>
-#include <unistd.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,11 +13,9 @@
 #include "cairn/base/digest.hpp"
 #include "cairn/base/error.hpp"
 #include "cairn/base/log.hpp"
-#include "cairn/base/sys.hpp"
 #include "client_impl.hpp"
 
 namespace cairn::registry {
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 std::string api_host(const std::string& domain) {
@@ -42,12 +38,6 @@ bool is_loopback_host(const std::string& host) {
 }
 
 namespace {
-
-constexpr const char* kManifestAccept =
-    "Accept: application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.oci.image.index.v1+json, "
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json";
 
 // Seconds to wait before attempt `attempt` (1, 2, ...), or what Retry-After asks (capped).
 int backoff_seconds(int attempt, const HttpResponse& response) {
@@ -179,8 +169,9 @@ HttpResponse Client::Impl::send(HttpRequest request, const std::string& path,
     if (!auth.empty()) request.headers.push_back("Authorization: " + auth);
     if (prepare) prepare(request);
     r = http.perform(request);
+    if (r.aborted_by_sink) return r;  // the caller's sink stopped it: the caller says why
     if (r.transport_error) {
-      if (r.aborted_by_sink || !is_transient_transport_error(r.transport_error) ||
+      if (!is_transient_transport_error(r.transport_error) ||
           attempt >= state.settings.retries)
         throw transport_error(what, e, r);
     } else if (r.status == 401) {
@@ -215,12 +206,17 @@ std::string Client::Impl::url(const std::string& kind, const std::string& refere
   return "/v2/" + repo.path + "/" + kind + "/" + reference;
 }
 
-Manifest Client::Impl::get_manifest(const std::string& reference) {
+std::optional<Manifest> Client::Impl::get_manifest(const std::string& reference, bool missing_ok) {
   const std::string what = "manifest " + repo.str() + (reference.rfind("sha256:", 0) == 0 ? "@" : ":") + reference;
-  return on_each_endpoint([&] {
+  return on_each_endpoint([&]() -> std::optional<Manifest> {
     HttpRequest request;
-    request.headers.push_back(kManifestAccept);
+    request.headers.push_back(
+        "Accept: application/vnd.oci.image.manifest.v1+json, "
+        "application/vnd.oci.image.index.v1+json, "
+        "application/vnd.docker.distribution.manifest.v2+json, "
+        "application/vnd.docker.distribution.manifest.list.v2+json");
     const HttpResponse r = send(request, url("manifests", reference), what);
+    if (r.status == 404 && missing_ok && current + 1 >= hosts.size()) return std::nullopt;
     if (!r.ok()) throw failure(what, r);
     Manifest m{r.body, "", "sha256:" + sha256_hex(r.body)};
     const json document = json::parse(r.body, nullptr, false);

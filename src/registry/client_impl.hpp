@@ -52,7 +52,8 @@ struct Client::Impl {
     }
   }
 
-  Manifest get_manifest(const std::string& reference);
+  // nullopt for a 404 from the registry itself when `missing_ok` (a mirror's 404 moves on).
+  std::optional<Manifest> get_manifest(const std::string& reference, bool missing_ok);
   void fetch_blob(const std::string& digest, std::uint64_t size, const std::filesystem::path& file,
                   const Client::BlobSink& sink, const ProgressFn& progress);
   std::string start_upload(const std::string& what, const std::string& query = "",

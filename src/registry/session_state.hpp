@@ -36,6 +36,7 @@ struct Session::State {
   };
   std::map<std::string, Token> tokens;  // by host + scope + user
   std::set<std::string> failed_mirrors;
+  std::map<std::string, std::optional<Credential>> credentials_found;
 
   bool failed_mirror(const std::string& host) {
     std::lock_guard lock(mutex);
@@ -66,6 +67,14 @@ struct Session::State {
     std::lock_guard lock(mutex);
     // A little early, so that a token does not expire between the check and its use.
     tokens[key] = {value, std::chrono::steady_clock::now() + std::chrono::seconds(std::max(seconds - 10, 1))};
+  }
+  // The credential of a domain, looked up once per command: the files (and a credential
+  // helper, a process) are not read again for every request.
+  std::optional<Credential> credential(const std::string& domain) {
+    std::lock_guard lock(mutex);
+    auto it = credentials_found.find(domain);
+    if (it == credentials_found.end()) it = credentials_found.emplace(domain, credentials.find(domain)).first;
+    return it->second;
   }
   // The settings of a host (mirrors, insecure, CA), default ones when it has none.
   RegistryHost host_settings(const std::string& host) const {

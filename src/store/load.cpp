@@ -179,12 +179,16 @@ class ArchiveLoader {
   int counter_ = 0;
 };
 
+}  // namespace
+
 bool known_layer_type(const std::string& media_type) {
   static const std::set<std::string> known = {
       std::string(kOciLayerTar), std::string(kOciLayerGzip), std::string(kOciLayerZstd),
       std::string(kDockerLayerGzip), "application/vnd.docker.image.rootfs.diff.tar"};
   return known.count(media_type) != 0;
 }
+
+namespace {
 
 std::string display(const std::vector<std::string>& names, const std::string& config_digest) {
   if (names.empty()) return config_digest;

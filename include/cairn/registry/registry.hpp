@@ -81,8 +81,8 @@ class Client {
 
   // A manifest or index by tag or digest; a digest reference is verified.
   Manifest get_manifest(const std::string& reference);
-  // The digest of a tag's manifest (HEAD), nullopt when the registry has no such tag.
-  std::optional<std::string> manifest_digest(const std::string& reference);
+  // The same, nullopt when the registry has no such tag or repository.
+  std::optional<Manifest> find_manifest(const std::string& reference);
   // PUT; returns the digest the registry reports (checked against the bytes).
   std::string put_manifest(const std::string& reference, const std::string& bytes,
                            const std::string& media_type);

@@ -98,6 +98,10 @@ ImageEntry store_image(Store& store, const std::string& config_bytes,
 LayerBlob add_layer(Store& store, const layer::LayerDir& dir,
                     const std::vector<layer::LayerDir>& lowers, const PackOptions& options);
 
+// A layer media type cairn can unpack: OCI and docker tar, tar+gzip, tar+zstd (not foreign
+// or non-distributable layers).
+bool known_layer_type(const std::string& media_type);
+
 // A manifest's layers in OCI media types (a docker base's become their OCI names), with
 // the diff_ids of `config`.
 std::vector<LayerBlob> manifest_layers(const nlohmann::json& manifest, const nlohmann::json& config);

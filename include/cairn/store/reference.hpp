@@ -28,6 +28,8 @@ struct Reference {
   std::string familiar() const;
   // domain + "/" + path.
   std::string repository() const;
+  // What a registry's manifest endpoint is asked for: the digest, else the tag ("latest").
+  std::string manifest_reference() const { return digest ? *digest : tag.value_or("latest"); }
 
   bool operator==(const Reference&) const = default;
 };
