@@ -121,7 +121,8 @@ std::optional<store::LayerBlob> Builder::commit(const layer::LayerDir& dir,
   store::PackOptions pack;
   pack.source_date_epoch = options_.source_date_epoch;
   // gzip's fastest level: compressing dominated an apt-get layer's commit at the default
-  // level (156 MB: 6.5 s at level 6, 2.5 s at level 1, for a blob about 15% larger).
+  // level (156 MB: 6.5 s at zlib's level 6, 2.5 s at its level 1, for a blob about 15%
+  // larger). With ISA-L (src/store/stream.cpp) level 1 is its fastest, ten times zlib's.
   pack.level = 1;
   return store::add_layer(store_, dir, layer_dirs_of(store_, below), pack);
 }
