@@ -1,6 +1,7 @@
 #include "cairn/base/sys.hpp"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -76,6 +77,21 @@ UniqueFd memfd(const char* name) {
   UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
   if (!fd) throw_errno("memfd_create", name, errno);
   return fd;
+}
+
+UniqueFd epoll_watch(int fd, std::uint32_t events) {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) throw_errno("epoll_create1", "", errno);
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = fd;
+  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+    const int error = errno;
+    std::string what = "descriptor ";
+    what += std::to_string(fd);
+    throw_errno("epoll_ctl", what, error);
+  }
+  return ep;
 }
 
 UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {

@@ -20,6 +20,7 @@
 #include "cairn/base/process.hpp"
 #include "cairn/base/sys.hpp"
 #include "fs.hpp"
+#include "server_loop.hpp"
 
 namespace cairn::overlay {
 namespace {
@@ -115,6 +116,8 @@ ParsedOptions parse_overlayfs_options(const std::vector<std::string>& option_str
         cairn_format = true;
       } else if (key == "max_threads") {
         o.max_threads = std::max(1u, parse_number(key, value));
+      } else if (key == "spin_us") {
+        o.spin_us = parse_number(key, value);
       } else if (kAccepted.count(key) == 0) {
         parsed.warnings.push_back("unknown option " + option + " ignored");
       }
@@ -149,6 +152,7 @@ struct Mount::Impl {
   fuse_session* session = nullptr;
   bool mounted = false;
   unsigned threads = 8;
+  unsigned spin_us = 0;
   UniqueFd watchdog;  // the write end of the unmount watchdog's pipe
   std::filesystem::path mountpoint;
   bool signal_handlers = false;
@@ -213,6 +217,7 @@ Mount::Mount(MountOptions options, const std::filesystem::path& mountpoint)
   const std::string fuse_options = mount_options(options);
   const bool debug = options.debug;
   impl_->threads = std::max(1u, options.max_threads);
+  impl_->spin_us = options.spin_us;
   impl_->fs = std::make_unique<Filesystem>(std::move(options));
   std::vector<std::string> args = {"cairn-overlayfs", "-o", fuse_options};
   if (debug) args.push_back("-d");
@@ -239,15 +244,7 @@ Mount& Mount::operator=(Mount&&) noexcept = default;
 Mount::~Mount() = default;
 
 int Mount::serve() {
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(config, 1);
-  // Threads that stay: libfuse otherwise ends idle ones and starts new ones under load,
-  // each with a fresh megabyte request buffer (a third of the time of a cold `find`).
-  const unsigned threads = impl_->threads;
-  fuse_loop_cfg_set_max_threads(config, threads);
-  fuse_loop_cfg_set_idle_threads(config, threads);
-  const int status = fuse_session_loop_mt(impl_->session, config);
-  fuse_loop_cfg_destroy(config);
+  const int status = run_server_loop(impl_->session, {impl_->threads, impl_->spin_us});
   impl_->fs->save_record();
   return status;
 }

@@ -67,6 +67,16 @@ TEST(OverlayOptions, MalformedValuesAreRefused) {
   EXPECT_THROW(parse_overlayfs_options({"lowerdir=/a,uidmapping=0:x:1"}), Error);
   EXPECT_THROW(parse_overlayfs_options({"lowerdir=/a,squash_to_uid=-1"}), Error);
   EXPECT_THROW(parse_overlayfs_options({"lowerdir=/a,max_threads=99999999999"}), Error);
+  EXPECT_THROW(parse_overlayfs_options({"lowerdir=/a,spin_us=soon"}), Error);
+}
+
+TEST(OverlayOptions, SpinTimeIsAnOptionThatZeroTurnsOff) {
+  EXPECT_EQ(parse_overlayfs_options({"lowerdir=/a"}).options.spin_us, 200u);
+  const ParsedOptions off = parse_overlayfs_options({"lowerdir=/a,spin_us=0,max_threads=1"});
+  EXPECT_EQ(off.options.spin_us, 0u);
+  EXPECT_EQ(off.options.max_threads, 1u);
+  EXPECT_TRUE(off.warnings.empty());
+  EXPECT_EQ(parse_overlayfs_options({"lowerdir=/a,spin_us=1000"}).options.spin_us, 1000u);
 }
 
 TEST(OverlayOptions, ValidateRefusesIncoherentSets) {

@@ -36,6 +36,8 @@ UniqueFd pidfd_getfd(int pidfd, int fd);
 UniqueFd memfd(const char* name);
 // Duplicates `fd` to a new close-on-exec descriptor.
 UniqueFd dup(int fd);
+// An epoll instance watching `fd` for `events` (EPOLLIN, EPOLLEXCLUSIVE, ...).
+UniqueFd epoll_watch(int fd, std::uint32_t events);
 
 // Reads until EOF in chunks of up to `chunk_size` bytes, handing each to `consume`
 // (retrying on EINTR); `what` names the source in errors.
