@@ -8,8 +8,10 @@
 #
 # Environment:
 #   BENCH_MODES      modes to run, in order (default "native kovl fuse-overlayfs cairn").
-#                    "cairn" is cairn-overlayfs through the harness's custom: mode; any other
-#                    word is passed to `fsbench.sh run` as is (e.g. kovl:metacopy=on).
+#                    "cairn" is cairn-overlayfs through the harness's custom: mode,
+#                    "cairn:OPTS" the same with extra -o options (label "cairn-OPTS", e.g.
+#                    cairn:spin_us=0 to compare a setting side by side); any other word is
+#                    passed to `fsbench.sh run` as is (e.g. kovl:metacopy=on).
 #   CAIRN_OVERLAYFS  the cairn-overlayfs binary (default: build/src/cairn-overlayfs of this
 #                    repository, else `command -v cairn-overlayfs`). cairn is skipped with a
 #                    message when there is none.
@@ -39,7 +41,7 @@ id "$buser" >/dev/null 2>&1 || die "user $buser missing (FSBENCH_USER)"
 as_buser test -r "$fsbench" || die "$buser cannot read $fsbench"
 
 needs_fuse=0
-for m in $modes; do case $m in cairn | fuse-overlayfs*) needs_fuse=1 ;; esac; done
+for m in $modes; do case $m in cairn | cairn:* | fuse-overlayfs*) needs_fuse=1 ;; esac; done
 if [ $needs_fuse = 1 ]; then
   [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
   if ! as_buser test -r /dev/fuse -a -w /dev/fuse; then
@@ -115,10 +117,12 @@ labels=() failed=() skipped=() rss=()
 for m in $modes; do
   label=$(label_of "$m") arg=$m daemon="" envs=()
   case $m in
-    cairn)
-      find_cairn || { skipped+=("cairn (no cairn-overlayfs binary)"); continue; }
-      arg="custom:$cairn_bin -f -o lowerdir=LOWERDIRS,upperdir=UPPER,workdir=WORK MERGED &"
-      label=cairn envs=(FSBENCH_LABEL=cairn) daemon=$(basename "$cairn_bin") ;;
+    cairn | cairn:*)
+      find_cairn || { skipped+=("$m (no cairn-overlayfs binary)"); continue; }
+      extra=${m#cairn} extra=${extra#:}
+      label=cairn${extra:+-$(echo "$extra" | sed 's/[^A-Za-z0-9_.=-]/_/g')}
+      arg="custom:$cairn_bin -f -o lowerdir=LOWERDIRS,upperdir=UPPER,workdir=WORK${extra:+,$extra} MERGED &"
+      envs=(FSBENCH_LABEL="$label") daemon=$(basename "$cairn_bin") ;;
     fuse-overlayfs*)
       command -v fuse-overlayfs >/dev/null || { skipped+=("$m (fuse-overlayfs not installed)"); continue; }
       daemon=fuse-overlayfs ;;
