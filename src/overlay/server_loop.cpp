@@ -98,7 +98,7 @@ class ServerLoop {
           wait_as_first(sleep_set);
         } else {
           epoll_event event{};
-          ::epoll_wait(sleep_set, &event, 1, static_cast<int>(kStandbyNs / 1'000'000));
+          ::epoll_wait(sleep_set, &event, 1, -1);
         }
       } else if (res != -EINTR) {
         int none = 0;
@@ -139,6 +139,10 @@ class ServerLoop {
       while (now_ns() - last_request_.load(std::memory_order_relaxed) < spin_ns_) {
         pollfd ready{device_, POLLIN, 0};
         if (::poll(&ready, 1, 0) != 0) return;  // a request, or the mount is gone
+        // Polling must not slow down a build that needs both CPUs (make -j2 on the
+        // overlay: 3.5 s without polling, 4.4 s polling, 3.6 s polling with this yield).
+        // SCHED_IDLE would do better but cannot be undone without CAP_SYS_NICE.
+        ::sched_yield();
       }
     }
     state_.store(First::sleeping, std::memory_order_relaxed);

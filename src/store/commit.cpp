@@ -5,6 +5,7 @@
 
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "cairn/base/timer.hpp"
 #include "cairn/store/image.hpp"
 #include "image_internal.hpp"
 
@@ -51,16 +52,21 @@ void fill_metacopies(const layer::LayerDir& upper, const std::vector<layer::Laye
 
 LayerBlob add_layer(Store& store, const layer::LayerDir& dir,
                     const std::vector<layer::LayerDir>& lowers, const PackOptions& options) {
-  with_context("commit: filling metadata-only copies", [&] { fill_metacopies(dir, lowers); });
+  {
+    ScopedTimer timer("commit: fill metadata-only copies");
+    with_context("commit: filling metadata-only copies", [&] { fill_metacopies(dir, lowers); });
+  }
   std::error_code ec;
   fs::remove_all(dir.path / "work", ec);
   TempDir temp = store.make_temp("commit");
   const fs::path blob = temp.path() / "blob";
   PackResult packed;
   {
+    ScopedTimer timer("commit: pack (tar, compress, hash)");
     const UniqueFd out = sys::open(blob.string(), O_WRONLY | O_CREAT | O_EXCL, 0644);
     packed = pack_layer(dir, out.get(), options);
   }
+  ScopedTimer timer("commit: adopt blob and layer");
   store.adopt_blob(blob, packed.digest);
   if (!store.has_layer(packed.diff_id)) store.adopt_layer(dir, packed.diff_id);
   return {packed.digest, static_cast<std::int64_t>(packed.size),
