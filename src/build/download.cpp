@@ -1,6 +1,5 @@
 #include "download.hpp"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include "cairn/base/digest.hpp"
 #include "cairn/base/error.hpp"
 #include "cairn/base/sys.hpp"
+#include "cairn/registry/curl_api.hpp"
 
 namespace cairn::build {
 namespace fs = std::filesystem;
@@ -57,41 +57,35 @@ size_t write_body(char* data, size_t size, size_t count, void* user) {
   return chunk.size();
 }
 
-void curl_init_once() {
-  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
-  if (!done) throw Error("ADD: libcurl could not be initialised");
-}
-
 }  // namespace
 
 fs::path download(const std::string& url, const fs::path& dir,
                   const std::optional<std::string>& checksum) {
-  curl_init_once();
   if (checksum && !is_sha256_digest(*checksum))
     throw Error("ADD --checksum=" + *checksum + ": give sha256:<64 hex digits>");
   const fs::path file = dir / url_file_name(url);
   const UniqueFd out = sys::open(file.string(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   Sink sink{out.get(), {}};
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl::api().easy_init(), curl::api().easy_cleanup);
   if (!curl) throw Error("ADD " + url + ": libcurl could not make a handle");
   char message[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(curl.get(), CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_FILETIME, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);  // abort a stalled transfer
-  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
-  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, message);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, write_body);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  const CURLcode code = curl_easy_perform(curl.get());
+  curl::api().easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl::api().easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_MAXREDIRS, 10L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_FAILONERROR, 1L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_FILETIME, 1L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 30L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);  // abort a stalled transfer
+  curl::api().easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 60L);
+  curl::api().easy_setopt(curl.get(), CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
+  curl::api().easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, message);
+  curl::api().easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, write_body);
+  curl::api().easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
+  curl::api().easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  const CURLcode code = curl::api().easy_perform(curl.get());
   if (sink.error) throw_errno("write the download of " + url + " to", file.string(), sink.error);
   if (code != CURLE_OK)
-    throw Error("ADD " + url + ": " + (message[0] ? message : curl_easy_strerror(code)));
+    throw Error("ADD " + url + ": " + (message[0] ? message : curl::api().easy_strerror(code)));
   const std::string got = sink.sum.oci_digest();
   if (checksum && got != *checksum)
     throw Error("ADD " + url + ": checksum mismatch: --checksum says " + *checksum +
@@ -99,7 +93,7 @@ fs::path download(const std::string& url, const fs::path& dir,
                 "download is " +
                 got);
   long filetime = -1;
-  if (curl_easy_getinfo(curl.get(), CURLINFO_FILETIME, &filetime) == CURLE_OK && filetime >= 0) {
+  if (curl::api().easy_getinfo(curl.get(), CURLINFO_FILETIME, &filetime) == CURLE_OK && filetime >= 0) {
     const struct timespec times[2] = {{filetime, 0}, {filetime, 0}};
     ::futimens(out.get(), times);
   }

@@ -1,6 +1,5 @@
 #include "http.hpp"
 
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -12,14 +11,10 @@
 #include <cstring>
 
 #include "cairn/base/error.hpp"
+#include "cairn/registry/curl_api.hpp"
 
 namespace cairn::registry {
 namespace {
-
-void curl_init_once() {
-  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
-  if (!done) throw Error("registry: libcurl could not be initialised");
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -123,38 +118,37 @@ CURLcode add_ca_file(CURL*, void* ssl_ctx, void* user) {
 void set_method(CURL* curl, const HttpRequest& r, curl_slist*& headers) {
   const bool has_body = r.body_fd >= 0 || !r.body.empty();
   if (r.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    curl::api().easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (has_body) {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+    curl::api().easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl::api().easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
                      static_cast<curl_off_t>(r.body_fd >= 0 ? r.body_size : r.body.size()));
     // No "Expect: 100-continue" round trip before each upload.
-    headers = curl_slist_append(headers, "Expect:");
-    if (r.method != "PUT") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    headers = curl::api().slist_append(headers, "Expect:");
+    if (r.method != "PUT") curl::api().easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   } else if (r.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    curl::api().easy_setopt(curl, CURLOPT_POST, 1L);
+    curl::api().easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
   } else if (r.method == "PUT") {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(0));
+    curl::api().easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl::api().easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(0));
   } else if (r.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    curl::api().easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   }
   // Only reads follow redirects (blob downloads are often redirected to a storage host).
   const bool read = r.method == "GET" || r.method == "HEAD";
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, read ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  curl::api().easy_setopt(curl, CURLOPT_FOLLOWLOCATION, read ? 1L : 0L);
+  curl::api().easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
 }
 
 }  // namespace
 
 struct Http::Handle {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl{nullptr, curl_easy_cleanup};
+  std::unique_ptr<CURL, void (*)(CURL*)> curl{nullptr, curl::api().easy_cleanup};
 };
 
 Http::Http() : handle_(std::make_unique<Handle>()) {
-  curl_init_once();
-  handle_->curl.reset(curl_easy_init());
+  handle_->curl.reset(curl::api().easy_init());
   if (!handle_->curl) throw Error("registry: libcurl could not make a handle");
 }
 Http::~Http() = default;
@@ -163,47 +157,47 @@ Http::Http(Http&&) noexcept = default;
 HttpResponse Http::perform(const HttpRequest& request) {
   CURL* curl = handle_->curl.get();
   // Resets the options only: the connection (and TLS session) stays for the next request.
-  curl_easy_reset(curl);
+  curl::api().easy_reset(curl);
   HttpResponse response;
   Transfer transfer{request, response};
   char message[CURL_ERROR_SIZE] = "";
   curl_slist* headers = nullptr;
-  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  for (const auto& h : request.headers) headers = curl::api().slist_append(headers, h.c_str());
   set_method(curl, request, headers);
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, message);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
-  curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.timeout_seconds);
+  curl::api().easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl::api().easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl::api().easy_setopt(curl, CURLOPT_ERRORBUFFER, message);
+  curl::api().easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl::api().easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl::api().easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl::api().easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl::api().easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+  curl::api().easy_setopt(curl, CURLOPT_READDATA, &transfer);
+  curl::api().easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
+  curl::api().easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
+  curl::api().easy_setopt(curl, CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
+  curl::api().easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl::api().easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.timeout_seconds);
   // A stalled transfer (under 1 byte/s for the timeout) fails; a slow one does not.
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.timeout_seconds);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.verify_tls ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
+  curl::api().easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl::api().easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.timeout_seconds);
+  curl::api().easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl::api().easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl::api().easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.verify_tls ? 1L : 0L);
+  curl::api().easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
   if (!request.ca_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &request.ca_file);
+    curl::api().easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
+    curl::api().easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &request.ca_file);
   }
-  const CURLcode code = curl_easy_perform(curl);
-  curl_slist_free_all(headers);
+  const CURLcode code = curl::api().easy_perform(curl);
+  curl::api().slist_free_all(headers);
   response.status = transfer.status;
   char* effective = nullptr;
-  curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
+  curl::api().easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
   if (effective) response.effective_url = effective;
   if (code != CURLE_OK) {
     response.transport_error = static_cast<int>(code);
-    response.transport_message = *message ? message : curl_easy_strerror(code);
+    response.transport_message = *message ? message : curl::api().easy_strerror(code);
   }
   return response;
 }
