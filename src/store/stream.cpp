@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
+#include <future>
 #include <vector>
 
 #include "cairn/base/error.hpp"
@@ -269,6 +271,71 @@ class IsalGzipEncoder final : public Encoder {
 };
 #endif
 
+std::unique_ptr<Encoder> make_gzip_member_encoder(int level) {
+#ifdef CAIRN_HAVE_ISAL
+  return std::make_unique<IsalGzipEncoder>(level);
+#else
+  return std::make_unique<GzipEncoder>(level);
+#endif
+}
+
+// gzip as independent members of kSegment input bytes each, two compressed at a time: a
+// 156 MB apt-get layer's commit waited for one compressing thread while the tar writer
+// had finished (pack 0.5 s -> 0.3 s on two cores). Members begin at fixed input offsets,
+// so the output depends on the content only, not on the machine's CPU count. Concatenated
+// members are one gzip stream (RFC 1952 2.2); Go's, Python's, zlib's gzip tools and
+// libarchive read them as one.
+class SegmentedGzipEncoder final : public Encoder {
+ public:
+  explicit SegmentedGzipEncoder(int level) : level_(level) { segment_.reserve(kSegment); }
+  ~SegmentedGzipEncoder() override {
+    for (auto& member : pending_)
+      if (member.valid()) member.wait();
+  }
+  void feed(std::string_view data, const ChunkSink& sink) override {
+    while (!data.empty()) {
+      const std::size_t take = std::min(kSegment - segment_.size(), data.size());
+      segment_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (segment_.size() == kSegment) submit(sink);
+    }
+  }
+  void finish(const ChunkSink& sink) override {
+    if (!segment_.empty() || !submitted_) submit(sink);  // empty input: one empty member
+    while (!pending_.empty()) write_oldest(sink);
+  }
+
+ private:
+  static constexpr std::size_t kSegment = 4 << 20;
+  static constexpr std::size_t kInFlight = 2;
+
+  void submit(const ChunkSink& sink) {
+    std::string input;
+    input.swap(segment_);
+    segment_.reserve(kSegment);
+    pending_.push_back(std::async(std::launch::async, [input = std::move(input), level = level_] {
+      std::string out;
+      const ChunkSink collect = [&](std::string_view bytes) { out.append(bytes); };
+      auto encoder = make_gzip_member_encoder(level);
+      encoder->feed(input, collect);
+      encoder->finish(collect);
+      return out;
+    }));
+    submitted_ = true;
+    while (pending_.size() > kInFlight) write_oldest(sink);
+  }
+  void write_oldest(const ChunkSink& sink) {
+    const std::string member = pending_.front().get();
+    pending_.pop_front();
+    sink(member);
+  }
+
+  int level_;
+  bool submitted_ = false;
+  std::string segment_;
+  std::deque<std::future<std::string>> pending_;
+};
+
 class ZstdDecoder final : public Decoder {
  public:
   ZstdDecoder() : d_(ZSTD_createDStream()) {
@@ -354,11 +421,7 @@ std::unique_ptr<Decoder> Decoder::create(Compression compression) {
 
 std::unique_ptr<Encoder> Encoder::create(Compression compression, int level) {
   switch (compression) {
-#ifdef CAIRN_HAVE_ISAL
-    case Compression::gzip: return std::make_unique<IsalGzipEncoder>(level);
-#else
-    case Compression::gzip: return std::make_unique<GzipEncoder>(level);
-#endif
+    case Compression::gzip: return std::make_unique<SegmentedGzipEncoder>(level);
     case Compression::zstd: return std::make_unique<ZstdEncoder>(level);
     case Compression::none: break;
   }

@@ -49,7 +49,8 @@ class Decoder {
   static std::unique_ptr<Decoder> create(Compression compression);
 };
 
-// Streaming encoder, deterministic output (no timestamps or names in gzip headers).
+// Streaming encoder, deterministic output (no timestamps or names in gzip headers). gzip is
+// written as independent members of 4 MiB of input each, compressed two at a time.
 class Encoder {
  public:
   virtual ~Encoder() = default;

@@ -50,24 +50,31 @@ std::string decode(Compression c, std::string_view data) {
   return out;
 }
 
-// zlib's own inflate, independent of the decoder cairn picks.
-std::string zlib_gunzip(std::string_view data) {
+// zlib's own inflate, independent of the decoder cairn picks: member after member, as
+// gzip(1) reads a file. `members` counts them.
+std::string zlib_gunzip(std::string_view data, int* members = nullptr) {
   z_stream z{};
   EXPECT_EQ(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());
   std::string out;
   char buf[65536];
+  int count = 0;
   int rc;
   do {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  } while (rc == Z_OK);
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      rc = inflate(&z, Z_NO_FLUSH);
+      out.append(buf, sizeof buf - z.avail_out);
+    } while (rc == Z_OK);
+    EXPECT_EQ(rc, Z_STREAM_END);
+    ++count;
+    inflateReset(&z);
+  } while (rc == Z_STREAM_END && z.avail_in > 0);
   inflateEnd(&z);
-  EXPECT_EQ(rc, Z_STREAM_END);
   EXPECT_EQ(z.avail_in, 0u);
+  if (members) *members = count;
   return out;
 }
 
@@ -92,6 +99,18 @@ TEST(Stream, GzipOutputDoesNotDependOnInputChunking) {
     EXPECT_EQ(encode(Compression::gzip, level, data, {10240}), whole);
     EXPECT_EQ(encode(Compression::gzip, level, data, {1, 7, 65536, 1 << 20, 3000001}), whole);
   }
+}
+
+TEST(Stream, LargeGzipIsMembersAtFixedOffsets) {
+  std::string data;
+  while (data.size() < 11'000'000) data += sample();
+  const std::size_t segment = 4 << 20;  // input bytes per member
+  int members = 0;
+  const std::string whole = encode(Compression::gzip, 1, data, {data.size()});
+  EXPECT_EQ(zlib_gunzip(whole, &members), data);
+  EXPECT_EQ(members, static_cast<int>((data.size() + segment - 1) / segment));
+  EXPECT_EQ(decode(Compression::gzip, whole), data);
+  EXPECT_EQ(encode(Compression::gzip, 1, data, {10240, 3, 1 << 22}), whole);
 }
 
 TEST(Stream, EmptyInputIsAValidEmptyStream) {
