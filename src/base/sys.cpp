@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -82,16 +83,26 @@ UniqueFd memfd(const char* name) {
 UniqueFd epoll_watch(int fd, std::uint32_t events) {
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep) throw_errno("epoll_create1", "", errno);
+  epoll_add(ep.get(), fd, events);
+  return ep;
+}
+
+void epoll_add(int epoll_fd, int fd, std::uint32_t events) {
   epoll_event event{};
   event.events = events;
   event.data.fd = fd;
-  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
     const int error = errno;
     std::string what = "descriptor ";
     what += std::to_string(fd);
     throw_errno("epoll_ctl", what, error);
   }
-  return ep;
+}
+
+UniqueFd eventfd() {
+  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) throw_errno("eventfd", "", errno);
+  return fd;
 }
 
 UniqueFd open_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {

@@ -5,10 +5,12 @@
 #include <sys/epoll.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -57,10 +59,15 @@ class ServerLoop {
     // Non-blocking reads let a thread tell "nothing yet" from a request. A thread with
     // nothing to do sleeps in its own epoll set with EPOLLEXCLUSIVE: a request wakes one
     // sleeper, as a blocking read would, and the poller may look at the device meanwhile.
+    // All sets also watch `ending_`, written once when a thread stops serving (unmount, a
+    // signal that exited the session, a read error), so no other thread sleeps on.
     std::vector<UniqueFd> sleep_sets;
     try {
-      for (unsigned i = 0; i < threads_; ++i)
+      ending_ = sys::eventfd();
+      for (unsigned i = 0; i < threads_; ++i) {
         sleep_sets.push_back(sys::epoll_watch(device_, EPOLLIN | EPOLLEXCLUSIVE));
+        sys::epoll_add(sleep_sets.back().get(), ending_.get(), EPOLLIN);
+      }
     } catch (const Error& e) {
       return -(e.errno_value() != 0 ? e.errno_value() : EIO);
     }
@@ -70,7 +77,6 @@ class ServerLoop {
     for (unsigned i = 1; i < threads_; ++i)
       others.emplace_back([this, &sleep_sets, i] { work(sleep_sets[i].get(), false); });
     work(sleep_sets[0].get(), true);
-    fuse_session_exit(session_);
     for (auto& t : others) t.join();
     return error_.load();
   }
@@ -103,11 +109,14 @@ class ServerLoop {
       } else if (res != -EINTR) {
         int none = 0;
         error_.compare_exchange_strong(none, res);
-        fuse_session_exit(session_);
         break;
       }
     }
     std::free(buf.mem);
+    // One thread ending ends them all: the session is over, and the others must not sleep.
+    fuse_session_exit(session_);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(ending_.get(), &one, sizeof one);
   }
 
   // A standby thread may take requests unless the first thread polls, or serves one
@@ -164,6 +173,7 @@ class ServerLoop {
   std::atomic<long long> serving_since_{0};
   std::atomic<First> state_{First::sleeping};
   std::atomic<int> error_{0};
+  UniqueFd ending_;
 };
 
 }  // namespace

@@ -163,6 +163,23 @@ check "a killed server's mount answers with an error, not a hang" out_has "dead 
 check "... and the namespace held it (nothing in our mount table)" \
   bash -c "! grep -q '$tmp/m' /proc/self/mountinfo"
 
+# SIGTERM (fuse-overlayfs's way to stop it) ends every serving thread, also after a burst
+# of requests that set one polling, and unmounts.
+ns "
+cd '$tmp'; mkdir -p tl tu tw tm; echo t >tl/f
+\"\$CAIRN_OVERLAYFS\" -f -o lowerdir=tl,upperdir=tu,workdir=tw tm & server=\$!
+for _ in \$(seq 50); do mountpoint -q tm && break; sleep 0.1; done
+cat tm/f >/dev/null; for i in \$(seq 200); do echo \$i >tm/n\$i; done
+kill -TERM \$server
+( sleep 5; kill -KILL \$server 2>/dev/null ) & dog=\$!
+wait \$server; st=\$?
+kill \$dog 2>/dev/null
+[ \$st -ne 137 ] && echo \"ended on SIGTERM (status \$st)\" || echo 'still serving after 5 s'
+mountpoint -q tm && echo 'still mounted' || echo 'unmounted'
+"
+check "SIGTERM ends cairn-overlayfs with all its threads" out_has "ended on SIGTERM"
+check "... and unmounts" out_has "unmounted"
+
 # Outside one (fusermount3 with auto_unmount): no stale mount, no process behind.
 if command -v fusermount3 >/dev/null && [ -u "$(command -v fusermount3)" ]; then
   mkdir -p "$tmp/plain/l" "$tmp/plain/m"

@@ -38,6 +38,10 @@ UniqueFd memfd(const char* name);
 UniqueFd dup(int fd);
 // An epoll instance watching `fd` for `events` (EPOLLIN, EPOLLEXCLUSIVE, ...).
 UniqueFd epoll_watch(int fd, std::uint32_t events);
+// Adds `fd` to the epoll instance `epoll_fd`.
+void epoll_add(int epoll_fd, int fd, std::uint32_t events);
+// A non-blocking eventfd counter starting at 0.
+UniqueFd eventfd();
 
 // Reads until EOF in chunks of up to `chunk_size` bytes, handing each to `consume`
 // (retrying on EINTR); `what` names the source in errors.
