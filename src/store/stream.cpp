@@ -214,12 +214,13 @@ class GzipEncoder final : public Encoder {
 // output depends on the content only, not on how the tar writer happened to chunk it.
 class IsalGzipEncoder final : public Encoder {
  public:
-  explicit IsalGzipEncoder(int level)
+  // zlib levels 1-3 (fast) map to ISA-L's 1; the default (-1) and higher to its 3 (its best).
+  explicit IsalGzipEncoder(int zlib_level)
       : state_(std::make_unique<isal_zstream>()),
-        level_buf_(level <= 3 ? ISAL_DEF_LVL1_DEFAULT : ISAL_DEF_LVL3_DEFAULT) {
+        level_(zlib_level >= 0 && zlib_level <= 3 ? 1 : 3),
+        level_buf_(level_ == 1 ? ISAL_DEF_LVL1_DEFAULT : ISAL_DEF_LVL3_DEFAULT) {
     isal_deflate_init(state_.get());
-    // zlib levels 1-3 (fast) map to ISA-L's 1; the default and higher to its 3 (its best).
-    state_->level = level >= 0 && level <= 3 ? 1 : 3;
+    state_->level = level_;
     state_->level_buf = level_buf_.data();
     state_->level_buf_size = static_cast<uint32_t>(level_buf_.size());
     state_->gzip_flag = IGZIP_GZIP;  // header with no name and mtime 0
@@ -265,6 +266,7 @@ class IsalGzipEncoder final : public Encoder {
   }
 
   std::unique_ptr<isal_zstream> state_;  // large: kept off the stack
+  uint32_t level_;
   std::vector<uint8_t> level_buf_;
   std::string pending_;
   char out_[kChunk];
