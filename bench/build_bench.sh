@@ -71,6 +71,8 @@ cases=${BENCH_CASES:-busybox-cold busybox-cached busybox-changed debian-cold}
 
 die() { echo "build_bench: $*" >&2; exit 1; }
 say() { echo "[build_bench $(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$self")/lib.sh"
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 
 find_cairn() { # prints the cairn binary
@@ -113,20 +115,13 @@ if [ "$(id -u)" = 0 ]; then
     die "$buser cannot open /dev/fuse (mode $(stat -c %a /dev/fuse); the usual is 0666)"
 
   cairn=$(find_cairn)
-  copy_dir=/var/tmp/cairn-bench
-  to_copy_dir() { # $1 = file; prints a root-owned copy readable by everyone
-    mkdir -p "$copy_dir" || die "mkdir $copy_dir failed"
-    if [ -L "$copy_dir" ] || [ "$(stat -c %u "$copy_dir")" != 0 ]; then die "$copy_dir is not a root-owned directory"; fi
-    chmod 0755 "$copy_dir"
-    install -m 0755 "$1" "$copy_dir/$(basename "$1")" || die "copy of $1 failed"
-    echo "$copy_dir/$(basename "$1")"
-  }
   if ! as_buser test -r "$cairn" -a -x "$cairn"; then
     c=$(to_copy_dir "$cairn"); say "$buser cannot execute $cairn: using a copy, $c"; cairn=$c
   fi
   script=$self
   if ! as_buser test -r "$script"; then
     script=$(to_copy_dir "$self"); say "$buser cannot read $self: running a copy, $script"
+    to_copy_dir "$(dirname "$self")/lib.sh" >/dev/null
   fi
   for t in "$busybox_tar" "$debian_tar"; do
     [ -f "$t" ] || die "root filesystem tar not found: $t (tools/make-test-images.sh)"
@@ -172,7 +167,6 @@ case "$work$cairn$busybox_tar$debian_tar" in *[[:space:]]*) die "whitespace in a
 # podman refuses a run root longer than 50 characters: $work/buildah/cold-debian-run.
 [ ${#work} -le 24 ] || die "the work directory $work is too long for podman's --runroot (TMPDIR)"
 
-descendants() { local c; for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done; }
 hf="" buildah_ok=""
 cleanup() {
   set +e
@@ -407,34 +401,6 @@ label() { # $1 = tool, $2 = case
     ch-image,debian-cold) echo "ch-image build --force" ;;
     ch-image,*) echo "ch-image build" ;;
   esac
-}
-
-# hyperfine with a watchdog (it has no timeout of its own): a command that runs longer
-# than $BENCH_TIMEOUT s is killed, after its process tree is printed, and the run fails.
-run_hyperfine() {
-  hyperfine "$@" &
-  hf=$!
-  local hung="" c age tree p
-  set +e  # the watchdog races with the commands' ends: nothing in it may stop the script
-  while kill -0 "$hf" 2>/dev/null; do
-    for c in $(pgrep -P "$hf"); do
-      age=$(ps -o etimes= -p "$c" 2>/dev/null | tr -d ' ')
-      [ -n "$age" ] && [ "$age" -gt "$timeout" ] || continue
-      hung=$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)
-      say "hang: pid $c has run for ${age} s (BENCH_TIMEOUT=$timeout): $hung"
-      tree=$(descendants "$c")
-      # shellcheck disable=SC2086
-      ps -o pid,ppid,stat,wchan:28,etimes,args -p "$c" $tree >&2
-      for p in $tree "$c"; do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 1
-  done
-  wait "$hf"
-  local rc=$?
-  hf=""
-  set -e
-  [ -z "$hung" ] || say "a command hung and was killed: $hung"
-  return $rc
 }
 
 # Runs one case: checks each tool's command once (with its prepare), then times them all.

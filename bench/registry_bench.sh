@@ -90,6 +90,8 @@ fixture=${BENCH_REGISTRY_FIXTURE:-$repo/tests/integration/registry_fixture.sh}
 
 die() { echo "registry_bench: $*" >&2; exit 1; }
 say() { echo "[registry_bench $(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$self")/lib.sh"
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 
 find_cairn() { # prints the cairn binary
@@ -129,20 +131,13 @@ if [ "$(id -u)" = 0 ]; then
   fi
 
   cairn=$(find_cairn)
-  copy_dir=/var/tmp/cairn-bench
-  to_copy_dir() { # $1 = file; prints a root-owned copy readable by everyone
-    mkdir -p "$copy_dir" || die "mkdir $copy_dir failed"
-    if [ -L "$copy_dir" ] || [ "$(stat -c %u "$copy_dir")" != 0 ]; then die "$copy_dir is not a root-owned directory"; fi
-    chmod 0755 "$copy_dir"
-    install -m 0755 "$1" "$copy_dir/$(basename "$1")" || die "copy of $1 failed"
-    echo "$copy_dir/$(basename "$1")"
-  }
   if ! as_buser test -r "$cairn" -a -x "$cairn"; then
     c=$(to_copy_dir "$cairn"); say "$buser cannot execute $cairn: using a copy, $c"; cairn=$c
   fi
   script=$self
   if ! as_buser test -r "$script"; then
     script=$(to_copy_dir "$self"); say "$buser cannot read $self: running a copy, $script"
+    to_copy_dir "$(dirname "$self")/lib.sh" >/dev/null
   fi
   [ -f "$fixture" ] || die "registry fixture not found: $fixture"
   if ! as_buser test -r "$fixture"; then
@@ -218,7 +213,6 @@ mkdir -p "$tmp"
 # shellcheck source=../tests/integration/registry_fixture.sh
 source "$fixture"
 
-descendants() { local c; for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done; }
 hf="" cs_used=""
 # shellcheck disable=SC2317  # (called from the EXIT trap)
 cleanup() {
@@ -384,34 +378,6 @@ check_result() { # $1 = case,tool
       d=$(skopeo inspect --raw containers-storage:localhost/bench/debian:bookworm 2>/dev/null | sha256sum | cut -d' ' -f1)
       [ "sha256:$d" = "$manifest_digest" ] || { say "$1: containers-storage has manifest sha256:$d"; return 1; } ;;
   esac
-}
-
-# hyperfine with a watchdog (it has no timeout of its own): a command that runs longer
-# than $BENCH_TIMEOUT s is killed, after its process tree is printed, and the run fails.
-run_hyperfine() {
-  hyperfine "$@" &
-  hf=$!
-  local hung="" c age tree p
-  set +e  # the watchdog races with the commands' ends: nothing in it may stop the script
-  while kill -0 "$hf" 2>/dev/null; do
-    for c in $(pgrep -P "$hf"); do
-      age=$(ps -o etimes= -p "$c" 2>/dev/null | tr -d ' ')
-      [ -n "$age" ] && [ "$age" -gt "$timeout" ] || continue
-      hung=$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)
-      say "hang: pid $c has run for ${age} s (BENCH_TIMEOUT=$timeout): $hung"
-      tree=$(descendants "$c")
-      # shellcheck disable=SC2086
-      ps -o pid,ppid,stat,wchan:28,etimes,args -p "$c" $tree >&2
-      for p in $tree "$c"; do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 1
-  done
-  wait "$hf"
-  local rc=$?
-  hf=""
-  set -e
-  [ -z "$hung" ] || say "a command hung and was killed: $hung"
-  return $rc
 }
 
 # user + sys against wall time, per command, from hyperfine's JSON.

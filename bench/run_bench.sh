@@ -45,6 +45,8 @@ tools=${BENCH_TOOLS:-cairn cairn-single podman ch-run}
 
 die() { echo "run_bench: $*" >&2; exit 1; }
 say() { echo "[run_bench $(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$self")/lib.sh"
 
 find_cairn() { # prints the cairn binary
   local c=${CAIRN_BINARY:-}
@@ -84,20 +86,13 @@ if [ "$(id -u)" = 0 ]; then
     die "$buser cannot open /dev/fuse (mode $(stat -c %a /dev/fuse); the usual is 0666)"
 
   cairn=$(find_cairn)
-  copy_dir=/var/tmp/cairn-bench
-  to_copy_dir() { # $1 = file; prints a root-owned copy readable by everyone
-    mkdir -p "$copy_dir" || die "mkdir $copy_dir failed"
-    if [ -L "$copy_dir" ] || [ "$(stat -c %u "$copy_dir")" != 0 ]; then die "$copy_dir is not a root-owned directory"; fi
-    chmod 0755 "$copy_dir"
-    install -m 0755 "$1" "$copy_dir/$(basename "$1")" || die "copy of $1 failed"
-    echo "$copy_dir/$(basename "$1")"
-  }
   if ! as_buser test -r "$cairn" -a -x "$cairn"; then
     c=$(to_copy_dir "$cairn"); say "$buser cannot execute $cairn: using a copy, $c"; cairn=$c
   fi
   script=$self
   if ! as_buser test -r "$script"; then
     script=$(to_copy_dir "$self"); say "$buser cannot read $self: running a copy, $script"
+    to_copy_dir "$(dirname "$self")/lib.sh" >/dev/null
   fi
   [ -f "$tar_in" ] || die "busybox tar not found: $tar_in (CAIRN_BUSYBOX_TAR; tools/make-test-images.sh)"
   as_buser test -r "$tar_in" || die "$buser cannot read $tar_in"
@@ -135,7 +130,6 @@ chmod 0755 "$work"
 # hyperfine -N splits the commands at whitespace, without a shell.
 case "$work$cairn" in *[[:space:]]*) die "whitespace in $work or $cairn" ;; esac
 
-descendants() { local c; for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done; }
 pause_pid="" hf=""
 cleanup() {
   set +e
