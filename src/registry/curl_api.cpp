@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kLibrary = "libcurl.so.4";
 
 template <typename F>
-void bind(void* library, const char* name, F& slot) {
+void take_symbol(void* library, const char* name, F& slot) {
   void* symbol = ::dlsym(library, name);
   if (symbol == nullptr)
     throw Error(std::string("load ") + kLibrary + ": it lacks " + name + " (libcurl older than 7.74?)");
@@ -28,17 +28,17 @@ Api load() {
         .hint("registry access and ADD <URL> need libcurl (Debian: apt-get install libcurl4)");
   }
   Api api{};
-  bind(library, "curl_easy_init", api.easy_init);
-  bind(library, "curl_easy_setopt", api.easy_setopt);
-  bind(library, "curl_easy_perform", api.easy_perform);
-  bind(library, "curl_easy_getinfo", api.easy_getinfo);
-  bind(library, "curl_easy_cleanup", api.easy_cleanup);
-  bind(library, "curl_easy_reset", api.easy_reset);
-  bind(library, "curl_easy_strerror", api.easy_strerror);
-  bind(library, "curl_slist_append", api.slist_append);
-  bind(library, "curl_slist_free_all", api.slist_free_all);
+  take_symbol(library, "curl_easy_init", api.easy_init);
+  take_symbol(library, "curl_easy_setopt", api.easy_setopt);
+  take_symbol(library, "curl_easy_perform", api.easy_perform);
+  take_symbol(library, "curl_easy_getinfo", api.easy_getinfo);
+  take_symbol(library, "curl_easy_cleanup", api.easy_cleanup);
+  take_symbol(library, "curl_easy_reset", api.easy_reset);
+  take_symbol(library, "curl_easy_strerror", api.easy_strerror);
+  take_symbol(library, "curl_slist_append", api.slist_append);
+  take_symbol(library, "curl_slist_free_all", api.slist_free_all);
   CURLcode (*global_init)(long) = nullptr;
-  bind(library, "curl_global_init", global_init);
+  take_symbol(library, "curl_global_init", global_init);
   if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     throw Error(std::string("load ") + kLibrary + ": curl_global_init failed");
   return api;
