@@ -10,8 +10,8 @@ namespace cairn::overlay {
 
 struct ServerLoopOptions {
   unsigned threads = 2;
-  // While requests arrive closer together than this, one thread polls the device instead
-  // of sleeping (0: never; ignored with a single CPU).
+  // While requests arrive closer together than this, up to a thread per CPU polls the
+  // device instead of sleeping (0: never; ignored with a single CPU).
   unsigned spin_us = 0;
 };
 

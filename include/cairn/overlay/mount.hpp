@@ -56,10 +56,10 @@ struct MountOptions {
   bool allow_other = false;  // implied inside a user namespace
   std::string fsname = "cairn-overlayfs";
   unsigned max_threads = 2;  // measured on 2 cores: 1–2 beat 4 and 8 by 15–30 %
-  // While requests come in a burst, one server thread polls for the next one for up to this
-  // long instead of sleeping (0: never; no effect with one CPU). Waking a sleeping thread
-  // on another CPU is the dearest part of a round trip on a VM: 200 µs made apt-get update
-  // on the overlay 4.1 s -> 3.0 s (2.0 s on the disk itself).
+  // While requests come in a burst, up to one server thread per CPU polls for the next one
+  // for up to this long instead of sleeping (0: never; no effect with one CPU). Waking a
+  // sleeping thread on another CPU is the dearest part of a round trip on a VM: 200 µs made
+  // apt-get update on the overlay 4.1 s -> 3.0 s (2.0 s on the disk itself).
   unsigned spin_us = 200;
 };
 
