@@ -213,10 +213,10 @@ class ServerLoop {
     self.state.store(State::sleeping, std::memory_order_relaxed);
     const bool local = std::exchange(self.local, false);
     if (!per_cpu_ || !local) return;
-    sleep(self, sleep_set);
+    sleep_until_woken(self, sleep_set);
   }
 
-  void sleep(PollerState& self, int sleep_set) {
+  void sleep_until_woken(PollerState& self, int sleep_set) {
     self.state.store(State::sleeping, std::memory_order_relaxed);
     epoll_event event{};
     ::epoll_wait(sleep_set, &event, 1, -1);  // EINTR or a wake-up for nothing: the read tells
@@ -252,7 +252,7 @@ class ServerLoop {
         ::sched_yield();
       }
     }
-    sleep(self, sleep_set);
+    sleep_until_woken(self, sleep_set);
   }
 
   static void nap(long long ns) {
