@@ -75,7 +75,7 @@ void pin_to(int cpu) {
 // and polls again. Unpinned, the scheduler woke it on the other, idle CPU. Without a poller
 // per CPU (more CPUs than threads) pollers are neither pinned nor sleep after local requests.
 // `apt-get update` and install in `cairn run`: 2.85 s polling only, 2.45-2.6 s thus (2.2 s
-// on the disk); fsbench's `make -j2` went the other way, 2.23 -> 2.37 s.
+// on the disk); fsbench's `make -j2` went the other way, 2.23 -> 2.37-2.56 s.
 //
 // Threads beyond one per CPU stand by while any poller polls: woken for every request only
 // to find it taken, they made polling slower than one thread alone. They serve when no
