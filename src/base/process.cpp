@@ -159,10 +159,18 @@ CleanupWatch::CleanupWatch(std::string path) {
     }
     ::_exit(0);
   }
+  path_ = std::move(path);
   pipe_ = std::move(write_end);
   // Reap it when it ends after us is init's job; while we live, no zombie: it exits only
   // once pipe_ is written or closed, and disarm() waits for it.
   watcher_ = pid;
+}
+
+void CleanupWatch::settle() {
+  std::error_code ec;
+  if (!pipe_ || !std::filesystem::exists(path_, ec)) return disarm();
+  pipe_.reset();  // end of file without a word: the watcher removes what is left
+  watcher_ = -1;  // not waited for: it may retry for seconds; init reaps it after us
 }
 
 void CleanupWatch::disarm() {

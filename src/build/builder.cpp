@@ -59,7 +59,7 @@ std::optional<ImageState> Builder::remote_lookup(const std::string& key) {
 Builder::~Builder() {
   stacks_.clear();  // descriptors into the scratch directory
   temp_.reset();
-  if (watch_) watch_->disarm();
+  if (watch_) watch_->settle();
 }
 
 namespace {

@@ -132,7 +132,7 @@ class Scratch {
   const fs::path& path() const { return path_; }
   void remove() {
     temp_ = store::TempDir();
-    if (watch_) watch_->disarm();
+    if (watch_) watch_->settle();
   }
 
  private:

@@ -783,5 +783,54 @@ TEST(Child, WithoutDieWithParentTheChildOutlivesItsSpawner) {
   EXPECT_EQ(orphan_fate(false), 1);
 }
 
+// ---- CleanupWatch ------------------------------------------------------------------------
+
+bool gone_within(const fs::path& path, int tenths) {
+  for (int i = 0; i < tenths; ++i) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return true;
+    ::usleep(100 * 1000);
+  }
+  return false;
+}
+
+TEST(CleanupWatch, DisarmedWatcherLeavesTheTree) {
+  TempDir dir;
+  const fs::path tree = dir.path() / "tree";
+  fs::create_directories(tree / "sub");
+  CleanupWatch watch(tree.string());
+  watch.disarm();
+  EXPECT_TRUE(fs::exists(tree / "sub"));
+}
+
+TEST(CleanupWatch, WatcherRemovesTheTreeWhenTheOwnerDropsItWithoutAWord) {
+  TempDir dir;
+  const fs::path tree = dir.path() / "tree";
+  fs::create_directories(tree / "sub");
+  { CleanupWatch watch(tree.string()); }  // as if the owner died: the pipe closes
+  EXPECT_TRUE(gone_within(tree, 50));
+}
+
+TEST(CleanupWatch, SettleAfterTheOwnerRemovedTheTreeIsADisarm) {
+  TempDir dir;
+  const fs::path tree = dir.path() / "tree";
+  fs::create_directories(tree);
+  CleanupWatch watch(tree.string());
+  fs::remove_all(tree);
+  watch.settle();
+  fs::create_directories(tree);  // made again afterwards: not the watcher's any more
+  ::usleep(200 * 1000);
+  EXPECT_TRUE(fs::exists(tree));
+}
+
+TEST(CleanupWatch, SettleWithTheTreeStillThereLeavesTheRemovalToTheWatcher) {
+  TempDir dir;
+  const fs::path tree = dir.path() / "tree";
+  fs::create_directories(tree / "left" / "over");
+  CleanupWatch watch(tree.string());
+  watch.settle();  // the owner's removal failed (EBUSY while a sandbox went down)
+  EXPECT_TRUE(gone_within(tree, 50));
+}
+
 }  // namespace
 }  // namespace cairn

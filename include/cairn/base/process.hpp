@@ -61,15 +61,22 @@ class CleanupWatch {
   CleanupWatch() = default;
   explicit CleanupWatch(std::string path);
   CleanupWatch(CleanupWatch&& other) noexcept
-      : pipe_(std::move(other.pipe_)), watcher_(std::exchange(other.watcher_, -1)) {}
+      : path_(std::move(other.path_)),
+        pipe_(std::move(other.pipe_)),
+        watcher_(std::exchange(other.watcher_, -1)) {}
   CleanupWatch& operator=(CleanupWatch&&) = delete;
   CleanupWatch(const CleanupWatch&) = delete;
   // Leaves the removal to the watcher (the owner normally removes the tree first).
   ~CleanupWatch() = default;
   // Tells the watcher that the owner removed (or kept) the tree: it exits doing nothing.
   void disarm();
+  // After the owner tried to remove the tree: disarms the watcher if the tree is gone, else
+  // leaves it to retry the removal on its own, as when the owner dies (a stage's sandbox,
+  // killed, may hold a mount on one of its files for a moment longer: EBUSY).
+  void settle();
 
  private:
+  std::string path_;
   UniqueFd pipe_;
   pid_t watcher_ = -1;
 };
