@@ -161,8 +161,9 @@ CleanupWatch::CleanupWatch(std::string path) {
   }
   path_ = std::move(path);
   pipe_ = std::move(write_end);
-  // Reap it when it ends after us is init's job; while we live, no zombie: it exits only
-  // once pipe_ is written or closed, and disarm() waits for it.
+  // Reap it when it ends after us is init's job. While we live it exits only once pipe_ is
+  // written or closed: disarm() waits for it; after settle() handed it a removal it may
+  // linger as a zombie until we exit (builds and runs end right after).
   watcher_ = pid;
 }
 
