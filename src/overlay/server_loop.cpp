@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,11 +115,23 @@ class ServerLoop {
     }
     const int flags = ::fcntl(device_, F_GETFL);
     if (flags < 0 || ::fcntl(device_, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+    // A signal that ends the session (libfuse's handlers for SIGHUP, SIGINT and SIGTERM
+    // only set a flag) must find a thread waiting, or a thread that polls, serves or is
+    // about to sleep misses it and every thread sleeps on (seen: SIGTERM right after a
+    // burst). So the serving threads take them only inside their waits (epoll_pwait with
+    // the caller's mask), never between. Signals the caller blocks stay blocked.
+    sigset_t outside_waits;
+    ::sigemptyset(&outside_waits);
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &wait_mask_);
+    for (int sig : {SIGHUP, SIGINT, SIGTERM})
+      if (::sigismember(&wait_mask_, sig) == 0) ::sigaddset(&outside_waits, sig);
+    ::pthread_sigmask(SIG_BLOCK, &outside_waits, nullptr);  // inherited by the threads
     std::vector<std::thread> others;
     for (unsigned i = 1; i < threads_; ++i)
       others.emplace_back([this, &sleep_sets, i] { work(sleep_sets[i].get(), i); });
     work(sleep_sets[0].get(), 0);
     for (auto& t : others) t.join();
+    ::pthread_sigmask(SIG_SETMASK, &wait_mask_, nullptr);
     return error_.load();
   }
 
@@ -162,7 +176,7 @@ class ServerLoop {
           poll_or_sleep(*self, sleep_set);
         } else {
           epoll_event event{};
-          ::epoll_wait(sleep_set, &event, 1, -1);
+          ::epoll_pwait(sleep_set, &event, 1, -1, &wait_mask_);
         }
       } else if (res != -EINTR) {
         int none = 0;
@@ -219,7 +233,8 @@ class ServerLoop {
   void sleep_until_woken(PollerState& self, int sleep_set) {
     self.state.store(State::sleeping, std::memory_order_relaxed);
     epoll_event event{};
-    ::epoll_wait(sleep_set, &event, 1, -1);  // EINTR or a wake-up for nothing: the read tells
+    // EINTR or a wake-up for nothing: the read tells.
+    ::epoll_pwait(sleep_set, &event, 1, -1, &wait_mask_);
     self.woken = true;
   }
 
@@ -272,6 +287,7 @@ class ServerLoop {
   std::atomic<long long> last_gap_{LLONG_MAX};
   std::atomic<int> error_{0};
   UniqueFd ending_;
+  sigset_t wait_mask_{};  // the caller's signal mask, in force only while a thread waits
 };
 
 }  // namespace
