@@ -32,6 +32,7 @@ run_hyperfine() {
       tree=$(descendants "$c")
       # shellcheck disable=SC2086
       ps -o pid,ppid,stat,wchan:28,etimes,args -p "$c" $tree >&2
+      say "killing pid $c and its descendants (as root: gdb -p PID, bt, shows where they wait)"
       for p in $tree "$c"; do kill -KILL "$p" 2>/dev/null; done
     done
     sleep 1

@@ -230,33 +230,11 @@ done
 args=()
 for i in "${!names[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 say "hyperfine: ${#names[@]} commands, --warmup $warmup --runs $runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-# hyperfine has no timeout: a watchdog kills a command that runs longer than
+# hyperfine has no timeout: run_hyperfine (lib.sh) kills a command that runs longer than
 # $BENCH_TIMEOUT s (after printing its process tree), so a hang fails the run instead of
-# blocking it. It only polls every 2 s; the commands themselves are not wrapped.
-hyperfine -N --warmup "$warmup" --runs "$runs" --export-markdown "$out" "${args[@]}" &
-hf=$!
-hung=""
-hf_alive() { kill -0 "$hf" 2>/dev/null; }
-set +e  # the watchdog races with the commands' ends: nothing in it may stop the script
-while hf_alive; do
-  for c in $(pgrep -P "$hf"); do
-    age=$(ps -o etimes= -p "$c" 2>/dev/null | tr -d ' ')
-    [ -n "$age" ] && [ "$age" -gt "$timeout" ] || continue
-    hung=$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)
-    say "hang: pid $c has run for ${age} s (BENCH_TIMEOUT=$timeout): $hung"
-    tree=$(descendants "$c")
-    # shellcheck disable=SC2086
-    ps -o pid,ppid,stat,wchan:28,etimes,args -p "$c" $tree >&2
-    say "killing pid $c and its descendants (as root: gdb -p PID, bt, shows where they wait)"
-    for p in $tree "$c"; do kill -KILL "$p" 2>/dev/null; done
-  done
-  sleep 2
-done
-set -e
-if ! wait "$hf"; then
-  [ -n "$hung" ] && die "hyperfine failed: a command hung and was killed: $hung"
+# blocking it.
+run_hyperfine -N --warmup "$warmup" --runs "$runs" --export-markdown "$out" "${args[@]}" ||
   die "hyperfine failed"
-fi
 say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 cat "$out"
