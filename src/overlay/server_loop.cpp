@@ -175,8 +175,7 @@ class ServerLoop {
           self->woken = false;  // woken for a request another thread took
           poll_or_sleep(*self, sleep_set);
         } else {
-          epoll_event event{};
-          ::epoll_pwait(sleep_set, &event, 1, -1, &wait_mask_);
+          wait_in(sleep_set);
         }
       } else if (res != -EINTR) {
         int none = 0;
@@ -232,10 +231,15 @@ class ServerLoop {
 
   void sleep_until_woken(PollerState& self, int sleep_set) {
     self.state.store(State::sleeping, std::memory_order_relaxed);
-    epoll_event event{};
-    // EINTR or a wake-up for nothing: the read tells.
-    ::epoll_pwait(sleep_set, &event, 1, -1, &wait_mask_);
+    wait_in(sleep_set);
     self.woken = true;
+  }
+
+  // Sleeps until a request, the end of serving or a signal (EINTR, or a wake-up for a
+  // request another thread took: the next read tells), with the caller's signal mask.
+  void wait_in(int sleep_set) {
+    epoll_event event{};
+    ::epoll_pwait(sleep_set, &event, 1, -1, &wait_mask_);
   }
 
   // Returns when a request may be read (or the mount is gone), after polling while the
